@@ -1,0 +1,1 @@
+"""BW Store Analytics: business logic shared by the DAGs (importable without Airflow)."""

@@ -1,0 +1,1 @@
+"""Where source data comes from: one interface, a local folder transport and the Microsoft transports."""
