@@ -20,6 +20,7 @@ SHARED_DIR = Path(os.environ.get("BW_SHARED_DIR", REPO_ROOT.parent / "shared"))
 
 
 def _with_database(url: str, database: str) -> str:
+    """The same server URL, naming another database."""
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     params = conninfo_to_dict(_libpq_url(url))
@@ -27,22 +28,77 @@ def _with_database(url: str, database: str) -> str:
     return make_conninfo(**params)
 
 
-@pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory) -> Iterator[str]:
-    """A libpq URL of a server where the tests may create databases."""
-    external = os.environ.get("BW_TEST_DATABASE_URL")
-    if external:
-        yield _libpq_url(external)
-        return
-    data_dir = REPO_ROOT / ".local" / f"test-pg-{os.getpid()}"
-    server = EmbeddedPostgres(data_dir, free_port()).start()
-    try:
-        yield server.url("postgres")
-    finally:
-        server.stop()
-        import shutil
+_SERVER: EmbeddedPostgres | None = None
 
-        shutil.rmtree(data_dir, ignore_errors=True)
+
+def pytest_configure(config) -> None:
+    """Start the test PostgreSQL and point Airflow at it before anything imports airflow."""
+    global _SERVER
+    if not os.environ.get("BW_TEST_DATABASE_URL"):
+        data_dir = REPO_ROOT / ".local" / f"test-pg-{os.getpid()}"
+        _SERVER = EmbeddedPostgres(data_dir, free_port()).start()
+        os.environ["BW_TEST_DATABASE_URL"] = _SERVER.url("postgres")
+    admin = _libpq_url(os.environ["BW_TEST_DATABASE_URL"])
+    airflow_db = f"bw_airflow_{os.getpid()}"
+    drop_database(admin, airflow_db)
+    create_database(admin, airflow_db)
+    home = REPO_ROOT / ".local" / f"airflow-test-{os.getpid()}"
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": _sqlalchemy_url(admin, airflow_db),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "OPENBLAS_NUM_THREADS": "1",
+        }
+    )
+    config._bw_airflow_db = airflow_db  # type: ignore[attr-defined]
+
+
+def pytest_unconfigure(config) -> None:
+    import shutil
+
+    admin = _libpq_url(os.environ["BW_TEST_DATABASE_URL"])
+    airflow_db = getattr(config, "_bw_airflow_db", None)
+    if airflow_db:
+        drop_database(admin, airflow_db)
+    shutil.rmtree(os.environ.get("AIRFLOW_HOME", "/nonexistent"), ignore_errors=True)
+    if _SERVER is not None:
+        _SERVER.stop()
+        shutil.rmtree(_SERVER.data_dir, ignore_errors=True)
+
+
+def _sqlalchemy_url(admin: str, database: str) -> str:
+    from psycopg.conninfo import conninfo_to_dict
+
+    p = conninfo_to_dict(_with_database(admin, database))
+    auth = p.get("user", "postgres") + (f":{p['password']}" if p.get("password") else "")
+    return f"postgresql+psycopg2://{auth}@{p.get('host', '127.0.0.1')}:{p.get('port', 5432)}/{database}"
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    """A libpq URL of a server where the tests may create databases."""
+    return _libpq_url(os.environ["BW_TEST_DATABASE_URL"])
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> str:
+    """Airflow's metadata database, migrated once per session (about 3 s)."""
+    import subprocess
+    import sys
+
+    subprocess.run(
+        [str(Path(sys.executable).parent / "airflow"), "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+    )
+    return os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
 
 
 def create_database(admin_url: str, name: str, template: str | None = None) -> str:
