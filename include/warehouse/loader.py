@@ -163,14 +163,20 @@ def load_batch(
     clean: pd.DataFrame,
     rejects: pd.DataFrame,
     info: BatchInfo,
+    *,
+    rows_loaded: int | None = None,
 ) -> LoadResult:
     """Load one batch in one transaction; record it in ``etl.load_batches``.
 
     ``clean`` holds target columns only (no duplicates on the key); ``rejects`` has
-    ``source_row``, ``raw`` (a dict of the raw values) and ``reason``.
+    ``source_row``, ``raw`` (a dict of the raw values) and ``reason``. When the clean
+    rows are aggregates of the source rows (labor hours from timecards), ``rows_loaded``
+    gives the number of source rows they came from, so read = loaded + quarantined.
+    Inside an outer transaction this one becomes a savepoint and commits with it.
     """
     started = datetime.now(UTC)
-    rows_read = len(clean) + len(rejects)
+    loaded = len(clean) if rows_loaded is None else rows_loaded
+    rows_read = loaded + len(rejects)
     with conn.transaction():
         previous = already_loaded(conn, info)
         if previous is not None:
@@ -187,6 +193,7 @@ def load_batch(
         if not clean.empty:
             if target.prepare is not None:
                 target.prepare(conn, clean)
+            conn.execute("DROP TABLE IF EXISTS pg_temp._staging")
             conn.execute(
                 sql.SQL("CREATE TEMP TABLE _staging (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(target.ident)
             )
@@ -198,12 +205,12 @@ def load_batch(
                     rows_quarantined, rows_inserted, rows_updated, started_at)
                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING batch_id""",
             (info.dag_id, info.run_id, info.source, info.source_item, info.source_etag, target.name,
-             rows_read, len(clean), len(rejects), inserted, updated, started),
+             rows_read, loaded, len(rejects), inserted, updated, started),
         ).fetchone()[0]
         _write_quarantine(conn, batch_id, info, rejects)
     log.info(
         "%s <- %s %s: read %d, loaded %d (inserted %d, updated %d, unchanged %d), quarantined %d",
-        target.name, info.source, info.source_item, rows_read, len(clean), inserted, updated,
+        target.name, info.source, info.source_item, rows_read, loaded, inserted, updated,
         len(clean) - inserted - updated, len(rejects),
     )
-    return LoadResult(batch_id, rows_read, len(clean), len(rejects), inserted, updated)
+    return LoadResult(batch_id, rows_read, loaded, len(rejects), inserted, updated)

@@ -1,0 +1,1 @@
+"""One module per DAG: the steps its tasks call (extract, transform + load, forecast, publish)."""

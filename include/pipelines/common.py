@@ -1,0 +1,62 @@
+"""What every pipeline step shares: the run it belongs to, its work folder, the store allowlist."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from include.config import settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Run:
+    """The DAG run a step works for."""
+
+    dag_id: str
+    run_id: str
+
+    @property
+    def work_dir(self) -> Path:
+        """A folder for this run's downloads and spooled extracts (shared by the workers)."""
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.run_id)
+        path = settings().data_dir / "runs" / self.dag_id / safe
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def current_run() -> Run:
+    """The run of the task being executed (inside Airflow)."""
+    from airflow.sdk import get_current_context
+
+    context = get_current_context()
+    return Run(dag_id=context["dag"].dag_id, run_id=context["run_id"])
+
+
+def store_allowed(store_id: str) -> bool:
+    """Whether a store is in the rollout allowlist (``BW_STORE_ALLOWLIST``; empty = every store)."""
+    allow = settings().store_allowlist
+    return not allow or store_id in allow
+
+
+def allowed_stores() -> set[str] | None:
+    """The allowlist as a set, or None when every store is allowed."""
+    allow = settings().store_allowlist
+    return set(allow) if allow else None
+
+
+def fingerprint(*parts: object) -> str:
+    """A short stable hash of JSON-serialisable parts (used as a batch etag)."""
+    payload = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(payload).hexdigest()[:32]
+
+
+def write_json(path: Path, data: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
+    return path
