@@ -1,0 +1,1 @@
+"""Airflow plugins folder: hooks for external systems."""

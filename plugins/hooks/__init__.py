@@ -1,0 +1,1 @@
+"""Hooks for Microsoft Graph and Dataverse (msal + requests)."""
