@@ -25,7 +25,7 @@ DAG_ORDER = ("stores", "sales", "labor", "access")
 
 
 def _sqlalchemy(url: str) -> str:
-    scheme, _, rest = url.partition("://")
+    rest = url.partition("://")[2]
     return f"postgresql+psycopg2://{rest}"
 
 

@@ -22,7 +22,8 @@ def table_counts(conn: psycopg.Connection) -> dict[str, int]:
     counts = {}
     for name in TABLES:
         schema, table = name.split(".")
-        counts[name] = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table))).fetchone()[0]
+        query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table))
+        counts[name] = conn.execute(query).fetchone()[0]
     return counts
 
 
