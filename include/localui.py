@@ -20,7 +20,7 @@ from pathlib import Path
 
 from include.localrun import LOCAL_DIR, apply_migrations, migrate_airflow, prepare_environment
 
-UI_DIR = LOCAL_DIR / "ui"
+UI_DIR = Path(os.environ.get("BW_UI_DIR", str(LOCAL_DIR / "ui")))
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 
 
@@ -50,8 +50,12 @@ def ui_environment(port: int) -> dict[str, str]:
     return env
 
 
+def _slug(component: str) -> str:
+    return "-".join(component.replace("@%h", "").split())
+
+
 def _pid_file(component: str) -> Path:
-    return UI_DIR / f"{component}.pid"
+    return UI_DIR / f"{_slug(component)}.pid"
 
 
 def _alive(pid: int) -> bool:
@@ -63,13 +67,12 @@ def _alive(pid: int) -> bool:
 
 
 def running() -> dict[str, int]:
+    """Components started from this folder that are still alive, by PID file."""
     out = {}
-    for component in COMPONENTS:
-        path = _pid_file(component)
-        if path.exists():
-            pid = int(path.read_text())
-            if _alive(pid):
-                out[component] = pid
+    for path in sorted(UI_DIR.glob("*.pid")):
+        pid = int(path.read_text())
+        if _alive(pid):
+            out[path.stem] = pid
     return out
 
 
@@ -77,21 +80,25 @@ def password_file(env: dict[str, str]) -> Path:
     return Path(env["AIRFLOW_HOME"]) / "simple_auth_manager_passwords.json.generated"
 
 
-def start(port: int = 8080, timeout: float = 120) -> dict[str, int]:
-    """Start the components not already running; wait until the API answers."""
-    env = ui_environment(port)
+def start(port: int = 8080, timeout: float = 120, extra_env: dict[str, str] | None = None,
+          components: tuple[str, ...] = COMPONENTS) -> dict[str, int]:
+    """Start the components not already running; wait until the API answers.
+
+    ``components`` may name other ``airflow`` sub-commands (``celery worker -H w1@%h``).
+    """
+    env = {**ui_environment(port), **(extra_env or {})}
     apply_migrations()
     migrate_airflow()
     airflow = str(Path(sys.executable).parent / "airflow")
     pids = running()
-    for component in COMPONENTS:
-        if component in pids:
+    for component in components:
+        if _slug(component) in pids:
             continue
-        log = open(UI_DIR / f"{component}.log", "ab")  # noqa: SIM115 - handed to the child
-        proc = subprocess.Popen([airflow, component], env=env, stdout=log, stderr=subprocess.STDOUT,
+        log = open(UI_DIR / f"{_slug(component)}.log", "ab")  # noqa: SIM115 - handed to the child
+        proc = subprocess.Popen([airflow, *component.split()], env=env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
         _pid_file(component).write_text(str(proc.pid))
-        pids[component] = proc.pid
+        pids[_slug(component)] = proc.pid
     deadline = time.monotonic() + timeout
     url = f"http://127.0.0.1:{port}/api/v2/monitor/health"
     while time.monotonic() < deadline:
@@ -119,7 +126,7 @@ def stop(timeout: float = 30) -> list[str]:
             time.sleep(0.2)
         if _group_alive(pid):
             os.killpg(pid, signal.SIGKILL)
-        _pid_file(component).unlink(missing_ok=True)
+        (UI_DIR / f"{component}.pid").unlink(missing_ok=True)
         stopped.append(component)
     return stopped
 
