@@ -33,7 +33,7 @@ import requests
 
 from include.sources.base import WriteResult
 from plugins.hooks.graph import policy_from_extra
-from plugins.hooks.http_retry import RequestFailed, RetryPolicy, retry_after_seconds, send
+from plugins.hooks.http_retry import RequestFailed, RetryPolicy, TlsSession, retry_after_seconds, send
 from plugins.hooks.msal_token import AppCredentials, ClientCredentialsToken, as_bool, extra_of, get_connection
 
 log = logging.getLogger(__name__)
@@ -215,9 +215,7 @@ class DataverseHook:
         """One session per thread (batches are sent concurrently)."""
         session = getattr(self._local, "session", None)
         if session is None:
-            session = requests.Session()
-            session.verify = self._verify
-            session.trust_env = self._trust_env
+            session = TlsSession(self._verify, trust_env=self._trust_env)
             session.headers.update(ODATA_HEADERS)
             self._local.session = session
         return session

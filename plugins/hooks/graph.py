@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import requests
 
-from plugins.hooks.http_retry import RequestFailed, RetryPolicy, send
+from plugins.hooks.http_retry import RequestFailed, RetryPolicy, TlsSession, send
 from plugins.hooks.msal_token import AppCredentials, ClientCredentialsToken, as_bool, extra_of, get_connection
 
 log = logging.getLogger(__name__)
@@ -69,9 +69,7 @@ class GraphFilesHook:
         self.drive_id: str | None = extra.get("drive_id") or None
         self.policy = policy or policy_from_extra(extra)
         self.auth = ClientCredentialsToken(self.credentials, self.scope)
-        self.session = requests.Session()
-        self.session.verify = self.credentials.verify
-        self.session.trust_env = as_bool(extra.get("trust_env"), True)
+        self.session = TlsSession(self.credentials.verify, trust_env=as_bool(extra.get("trust_env"), True))
 
     @staticmethod
     def _base_from_host(conn: Any, extra: dict) -> str:

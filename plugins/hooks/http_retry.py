@@ -69,6 +69,24 @@ class RetryPolicy:
         return random.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1)))
 
 
+class TlsSession(requests.Session):
+    """A session whose ``verify`` (a CA bundle path or a boolean) wins over ``REQUESTS_CA_BUNDLE``.
+
+    Plain ``requests`` lets the environment's CA bundle override ``Session.verify``; a
+    connection that names its own CA bundle must be obeyed.
+    """
+
+    def __init__(self, verify: bool | str = True, *, trust_env: bool = True) -> None:
+        super().__init__()
+        self.verify = verify
+        self.trust_env = trust_env
+
+    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
+        if self.verify is not True:
+            kwargs.setdefault("verify", self.verify)
+        return super().request(method, url, *args, **kwargs)
+
+
 def describe(method: str, url: str) -> str:
     """``METHOD scheme://host/path`` without the query string."""
     parts = urlsplit(url)

@@ -134,6 +134,8 @@ class ClientCredentialsToken:
         if self._app is None:
             import msal
 
+            from plugins.hooks.http_retry import TlsSession
+
             creds = self.credentials
             mask(creds.client_secret, "client_secret")
             try:
@@ -141,7 +143,7 @@ class ClientCredentialsToken:
                     creds.client_id,
                     client_credential=creds.client_secret,
                     authority=creds.authority,
-                    verify=creds.verify,
+                    http_client=TlsSession(creds.verify),
                     instance_discovery=creds.instance_discovery,
                     timeout=30,
                 )
