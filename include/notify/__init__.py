@@ -1,0 +1,1 @@
+"""Email from the pipelines: the task-failure notifier and the run-summary email."""
