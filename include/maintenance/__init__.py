@@ -1,0 +1,1 @@
+"""Operations: database backups with retention, restore checks, and health checks."""
