@@ -1,0 +1,1 @@
+"""Metabase: provisioning, dashboards from templates, permission sync and drift audit."""
