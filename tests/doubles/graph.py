@@ -43,7 +43,7 @@ class GraphDouble:
         self.page_size = page_size
         self.drive_id = "b!" + secrets.token_urlsafe(16)
         self.version = 0
-        self.delta_floor = 0  # delta links issued below this version are gone
+        self.generation = 0  # delta links of an earlier generation are gone
         self.items: dict[str, Item] = {}
         self.children: dict[tuple[str, str], str] = {}
         self.download_tokens: dict[str, tuple[str, float]] = {}
@@ -119,7 +119,7 @@ class GraphDouble:
     def expire_deltas(self) -> None:
         """Every delta link issued so far answers 410 Gone."""
         with self._lock:
-            self.delta_floor = self.version + 1
+            self.generation += 1
 
     def resolve(self, path: str) -> Item | None:
         current = self.items[self.root_id]
@@ -213,10 +213,11 @@ class GraphDouble:
         return Response.error(404, "itemNotFound", "The resource could not be found.")
 
     def _delta(self, request: Request, folder: Item) -> Response:
-        since = request.query.get("token")
+        token = request.query.get("token") or ""
+        generation, _, since = token.rpartition(".") if token else ("", "", "")
         upto = int(request.query.get("upto") or self.version)
         skip = int(request.query.get("skip") or 0)
-        if since not in (None, "") and int(since) < self.delta_floor:
+        if token and int(generation or -1) != self.generation:
             return Response.error(410, "resyncRequired", "Resync required. Replace any local items with the "
                                   "server's version (including deletes) if you're sure that the service was up to "
                                   "date with your local changes when you last sync'd.")
@@ -232,9 +233,9 @@ class GraphDouble:
         body: dict = {"@odata.context": f"{self.url}/v1.0/$metadata#Collection(driveItem)",
                       "value": [self._json(i, delta=True) for i in page]}
         if skip + self.page_size < len(changed):
-            body["@odata.nextLink"] = f"{base}?token={since or ''}&upto={upto}&skip={skip + self.page_size}"
+            body["@odata.nextLink"] = f"{base}?token={token}&upto={upto}&skip={skip + self.page_size}"
         else:
-            body["@odata.deltaLink"] = f"{base}?token={upto}"
+            body["@odata.deltaLink"] = f"{base}?token={self.generation}.{upto}"
         return Response.json(body)
 
     def _download(self, request: Request) -> Response:
