@@ -10,10 +10,11 @@ import pytest
 from include.sources.graph import GraphFileStore
 from plugins.hooks.graph import GraphFilesHook
 from plugins.hooks.http_retry import RequestFailed, ThrottledTooLong
-from tests.doubles.fixtures import microsoft  # noqa: F401
+from tests.doubles import fixtures
 from tests.doubles.http import Fault
 
 pytestmark = pytest.mark.graph
+microsoft = fixtures.microsoft
 
 
 def store() -> GraphFileStore:
@@ -27,7 +28,7 @@ def test_site_documents_drive_and_folder_path_resolve(microsoft):
     assert (found.item_id, found.path, found.size, found.etag) == (
         item.id, "General/BI Import/BI Dimensions.xlsx", 8, item.etag)
     assert files.drive_id == microsoft.graph.drive_id
-    with pytest.raises(FileNotFoundError, match="Missing.xlsx"):
+    with pytest.raises(FileNotFoundError, match=r"Missing\.xlsx"):
         files.stat("General/Missing.xlsx")
 
 
@@ -36,7 +37,7 @@ def test_ten_thousand_files_over_many_pages_with_bounded_memory(microsoft):
         microsoft.graph.put_file(f"Labor/{n:06d}.pay_summ.20260901.120000.zip", b"z" * 10)
     microsoft.graph.put_file("Other/ignored.zip", b"x")
     files = store()
-    files.drive_id  # resolve outside the measurement
+    assert files.drive_id  # resolved outside the measurement
     tracemalloc.start()
     changes = files.changes("Labor", None)
     _, peak = tracemalloc.get_traced_memory()
@@ -62,7 +63,8 @@ def test_delta_link_returns_only_changes_and_deletions(microsoft):
     g.put_file("Labor/c.zip", b"3")
     g.delete("Labor/sub/b.zip")
     second = files.changes("Labor", first.cursor)
-    assert {f.path: f.etag for f in second.files} == {"Labor/a.zip": a.etag, "Labor/c.zip": g.resolve("Labor/c.zip").etag}
+    c_etag = g.resolve("Labor/c.zip").etag
+    assert {f.path: f.etag for f in second.files} == {"Labor/a.zip": a.etag, "Labor/c.zip": c_etag}
     assert a.etag.endswith(',2"')
     assert second.deleted_ids == [b.id] and not second.full_resync
 
