@@ -60,7 +60,7 @@ class DataverseDouble:
         self.authority = authority
         self.tables: dict[str, Table] = {}
         self.version = 0
-        self.delta_floor = 0
+        self.generation = 0  # delta tokens of an earlier generation have expired
         self.batch_delay = batch_delay
         self.batch_sizes: list[int] = []
         self._lock = threading.RLock()
@@ -105,7 +105,7 @@ class DataverseDouble:
 
     def expire_deltas(self) -> None:
         with self._lock:
-            self.delta_floor = self.version + 1
+            self.generation += 1
 
     def rows(self, entity_set: str) -> list[dict]:
         return list(self.tables[entity_set].records.values())
@@ -142,7 +142,7 @@ class DataverseDouble:
             return Response.error(400, "0x80060888", f"Could not find a property named '{unknown[0]}'.")
         token = request.query.get("$deltatoken")
         since = int(token.split("!")[0]) if token else None
-        if since is not None and since < self.delta_floor:
+        if token and token.split("!")[1] != str(self.generation):
             return Response.error(400, "0x80044352", "Version stamp associated with the client has expired. "
                                   "Please perform a full sync.")
         skip, upto = 0, self.version
@@ -176,7 +176,7 @@ class DataverseDouble:
             delta = f"$deltatoken={quote(token)}&" if token else ""
             body["@odata.nextLink"] = f"{base}{delta}$skiptoken={skip + size}:{upto}"
         elif "odata.track-changes" in prefer and table.track_changes:
-            body["@odata.deltaLink"] = f"{base}$deltatoken={upto}%2108%2f05%2f2026%2012%3a00%3a00"
+            body["@odata.deltaLink"] = f"{base}$deltatoken={upto}%21{self.generation}%2108%2f05%2f2026%2012%3a00%3a00"
         return Response.json(body, headers={"Preference-Applied": prefer} if prefer else None)
 
     # ------------------------------------------------------------------ $batch
