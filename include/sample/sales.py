@@ -69,7 +69,7 @@ def _day_effects(days: list[date]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     dayparts = np.ones((n, 4))
     channels = np.ones((n, 4))
     doy = np.array([d.timetuple().tm_yday for d in days])
-    overall *= 1 + 0.07 * np.cos(2 * np.pi * (doy - 195) / 365.25)  # summer high, late winter low
+    overall *= 1 + 0.10 * np.cos(2 * np.pi * (doy - 195) / 365.25)  # summer high, late winter low
     years = {d.year for d in days}
     specials = {}
     for y in years:
@@ -79,7 +79,7 @@ def _day_effects(days: list[date]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                          date(y, 1, 1): "new_year", date(y, 7, 4): "july4"})
     for i, d in enumerate(days):
         if d.month == 12 and d.day <= 23:
-            overall[i] *= 1.07
+            overall[i] *= 1.15  # holiday season: parties, school break
         kind = specials.get(d)
         if kind == "superbowl":
             overall[i] *= 1.6
