@@ -22,4 +22,5 @@ DAG_KWARGS = {
     "max_active_runs": 1,
     "default_args": DEFAULT_ARGS,
     "on_success_callback": run_summary_callback,
+    "on_failure_callback": run_summary_callback,
 }

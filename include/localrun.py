@@ -118,7 +118,7 @@ def run_dags(dag_ids: tuple[str, ...] = DAG_ORDER) -> dict[str, str]:
     states: dict[str, str] = {}
     for dag_id in dag_ids:
         print(f"running DAG {dag_id} ...", flush=True)
-        run = bag.get_dag(dag_id).test()
+        run = bag.dags[dag_id].test()
         states[dag_id] = str(run.state)
         print(f"DAG {dag_id}: {run.state}", flush=True)
         if str(run.state) != "success":

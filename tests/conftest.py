@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,6 +68,8 @@ def pytest_unconfigure(config) -> None:
     if airflow_db:
         drop_database(admin, airflow_db)
     shutil.rmtree(os.environ.get("AIRFLOW_HOME", "/nonexistent"), ignore_errors=True)
+    if "airflow.settings" in sys.modules:  # close Airflow's pooled connections before the server goes
+        sys.modules["airflow.settings"].dispose_orm()
     if _SERVER is not None:
         _SERVER.stop()
         shutil.rmtree(_SERVER.data_dir, ignore_errors=True)
