@@ -85,7 +85,8 @@ def test_layout(sample):
     assert (dest / "dataverse/crf63_bwfiscalcalendars.jsonl").is_file()
     assert (dest / "dataverse/crf63_saleschanneldailies.jsonl").is_file()
     assert (dest / "manifest.json").is_file()
-    assert list((dest / "onedrive/Labor").glob("*.zip"))
+    names = [p.name for p in (dest / "onedrive/Labor").glob("*.zip")]
+    assert any(".pay_summ." in n for n in names) and any(".summary." in n for n in names)
 
 
 def test_manifest_round_trips(sample):
@@ -360,13 +361,13 @@ def test_labor_files(sample):
     assert len(missing) == 3 and missing <= expected
     assert received == expected - missing
 
+    resent = {(o[:6], ZIP_NAME.match(o).group(3)) for o in manifest.superseded_labor_files}
     for name, zf in files.items():
         store, _, day = ZIP_NAME.match(name).groups()[:3]
-        assert zf.namelist() == [f"{store}.p_hs_timecard_record.{day}_{n}.csv" for n in "12"
-                                 if f"{store}.p_hs_timecard_record.{day}_{n}.csv" in zf.namelist()] + [
-            f"{store}.p_hs_employee_detail.{day}_{n}.csv" for n in "12"
-            if f"{store}.p_hs_employee_detail.{day}_{n}.csv" in zf.namelist()]
-        assert len(zf.namelist()) == 2
+        seq = zf.namelist()[0].rsplit("_", 1)[-1]
+        assert zf.namelist() == [f"{store}.p_hs_timecard_record.{day}_{seq}",
+                                 f"{store}.p_hs_employee_detail.{day}_{seq}"]
+        assert seq == ("2.csv" if name in current and (store, day) in resent else "1.csv")  # a re-export
         employees = {line.split("\t")[3]: line.split("\t") for line in zf.read(zf.namelist()[1]).decode().splitlines()}
         assert all(len(e) >= 6 and e[4] and e[5] for e in employees.values())
         for line in zf.read(zf.namelist()[0]).decode().splitlines():

@@ -79,7 +79,9 @@ def _day_effects(days: list[date]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                          date(y, 1, 1): "new_year", date(y, 7, 4): "july4"})
     for i, d in enumerate(days):
         if d.month == 12 and d.day <= 23:
-            overall[i] *= 1.15  # holiday season: parties, school break
+            overall[i] *= 1.2  # holiday season: parties, school break
+        elif d.month in (1, 2) and d.toordinal() > date(d.year, 1, 1).toordinal():
+            overall[i] *= 0.95  # post-holiday slump
         kind = specials.get(d)
         if kind == "superbowl":
             overall[i] *= 1.6
