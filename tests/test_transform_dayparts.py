@@ -67,7 +67,9 @@ def test_vectorised_split_matches_the_scalar_split_on_random_shifts():
         start = base + timedelta(minutes=rng.randrange(0, 32 * 60))
         starts.append(start)
         ends.append(start + timedelta(seconds=rng.randrange(60, 16 * 3600)))
-    vectorised = split_minutes_vectorised(np.array(starts, dtype="datetime64[s]"), np.array(ends, dtype="datetime64[s]"))
+    vectorised = split_minutes_vectorised(
+        np.array(starts, dtype="datetime64[s]"), np.array(ends, dtype="datetime64[s]")
+    )
     for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
         scalar = split_minutes_by_daypart(start, end)
         assert {name: vectorised[name][i] for name in LABOR_DAYPART_NAMES if vectorised[name][i]} == pytest.approx(

@@ -142,31 +142,59 @@ def raw_dicts(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> list
     return [dict(zip(columns, values, strict=True)) for values in zip(*lists, strict=True)]
 
 
+def object_column(values: Sequence[Any]) -> np.ndarray:
+    """An ``object`` array of ``values`` (no type inference: cheap, and None stays None)."""
+    import numpy as np
+
+    column = np.empty(len(values), dtype=object)
+    column[:] = list(values)
+    return column
+
+
 def make_rejects(
     source_rows: Iterable[int | None], raws: Iterable[dict], reasons: Iterable[str]
 ) -> pd.DataFrame:
     """A rejected-rows frame from parallel sequences."""
     import pandas as pd
 
+    rows = list(source_rows)
+    if not rows:
+        return empty_rejects()
     return pd.DataFrame(
         {
-            "source_row": pd.array(list(source_rows), dtype="Int64"),
-            "raw": pd.Series(list(raws), dtype=object),
-            "reason": pd.Series(list(reasons), dtype=object),
+            "source_row": pd.array(rows, dtype="Int64"),
+            "raw": pd.Series(object_column(list(raws)), dtype=object),
+            "reason": pd.Series(object_column(list(reasons)), dtype=object),
         }
     )
 
 
+_EMPTY_REJECTS: pd.DataFrame | None = None
+
+
 def empty_rejects() -> pd.DataFrame:
     """A rejected-rows frame with no rows."""
-    return make_rejects([], [], [])
+    global _EMPTY_REJECTS
+    if _EMPTY_REJECTS is None:
+        import numpy as np
+        import pandas as pd
+
+        _EMPTY_REJECTS = pd.DataFrame(
+            {
+                "source_row": pd.array([], dtype="Int64"),
+                "raw": np.empty(0, dtype=object),
+                "reason": np.empty(0, dtype=object),
+            }
+        )
+    return _EMPTY_REJECTS.copy()
 
 
 def records_frame(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
     """A frame of ``columns`` from dicts, every column ``object`` so missing text stays None (not NaN)."""
     import pandas as pd
 
-    return pd.DataFrame({c: pd.Series([row[c] for row in rows], dtype=object) for c in columns}, columns=list(columns))
+    data = {c: object_column([row[c] for row in rows]) for c in columns}
+    return pd.DataFrame(data, columns=list(columns), dtype=object)
 
 
 def ensure_source_row(frame: pd.DataFrame) -> pd.DataFrame:

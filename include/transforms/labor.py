@@ -17,10 +17,11 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, NamedTuple
 
-from include.transforms.common import empty_rejects, make_rejects, normalise_store_id
+from include.transforms.common import make_rejects, normalise_store_id, object_column
 from include.transforms.dayparts import LABOR_DAYPART_NAMES, split_minutes_by_daypart
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ _FILE_NAME = re.compile(
     r"^(?P<store>[0-9]{1,6})\.(?:pay_summ|summary)\.(?P<date>[0-9]{8})\.(?P<stamp>[0-9]{6})\.zip$", re.IGNORECASE
 )
 _TIMECARD_MEMBER = re.compile(r"\.p_hs_timecard_record\.[0-9]{8}(?:_(?P<n>[0-9]+))?\.(?:csv|txt|tsv)$", re.IGNORECASE)
+_PART_ORDER = {name: index for index, name in enumerate(LABOR_DAYPART_NAMES)}
 _EMPLOYEE_MEMBER = re.compile(r"\.p_hs_employee_detail\.[0-9]{8}(?:_(?P<n>[0-9]+))?\.(?:csv|txt|tsv)$", re.IGNORECASE)
 
 
@@ -152,6 +154,7 @@ def _minutes(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
+@lru_cache(maxsize=4096)
 def business_day_bounds(business_date: date) -> tuple[datetime, datetime, datetime]:
     """(earliest allowed clock-in D 00:00, day start D 08:00, day end D+1 08:00)."""
     midnight = datetime.combine(business_date, time())
@@ -184,8 +187,7 @@ def _timecard_problem(
     """The reason a timecard row is rejected, or its (clock-in, clock-out, employee, paid minutes)."""
     if len(fields) < len(TIMECARD_FIELDS):
         return f"malformed row: {len(fields)} fields, {len(TIMECARD_FIELDS)} expected", None
-    row_store = normalise_store_id(fields[0])
-    if row_store != store_id:
+    if fields[0] != store_id and normalise_store_id(fields[0]) != store_id:
         return f"store mismatch: row store '{fields[0].strip()}' is not the file's store {store_id}", None
     clock_in = parse_clock(fields[7])
     if clock_in is None:
@@ -215,8 +217,8 @@ def _timecard_problem(
     return None, (clock_in, clock_out, employee_id, paid)
 
 
-def _raw(member: str, fields: list[str], names: tuple[str, ...]) -> dict[str, str]:
-    raw = {"member": member}
+def _raw(file: str, member: str, fields: list[str], names: tuple[str, ...]) -> dict[str, str]:
+    raw = {"file": file, "member": member}
     for position, value in enumerate(fields):
         raw[names[position] if position < len(names) else f"field_{position}"] = value
     return raw
@@ -242,13 +244,23 @@ def _member_order(name: str, pattern: re.Pattern[str]) -> tuple[int, str]:
     return (int(match["n"]) if match and match["n"] else 0, name)
 
 
-def transform_labor_zip(path: Path) -> LaborResult:
-    """Read every timecard and employee-detail member of one labor zip (see the module doc)."""
-    import pandas as pd
+@dataclass
+class _ZipRows:
+    """One zip read into plain Python rows (frames are built later, once)."""
 
-    path = Path(path)
-    parsed = parse_labor_file_name(path.name)
-    store_id, business_date = parsed.store_id, parsed.business_date
+    name: str
+    store_id: str
+    business_date: date
+    hours: list[tuple]
+    employees: list[tuple]
+    rejects: tuple[list[int], list[dict], list[str]]
+    employee_rejects: tuple[list[int], list[dict], list[str]]
+    rows_read: int
+    timecards_loaded: int
+
+
+def _read_members(path: Path) -> tuple[list[str], list[str], dict[str, bytes]]:
+    """(timecard members, employee-detail members, their bytes) of a labor zip."""
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as error:
@@ -264,7 +276,15 @@ def transform_labor_zip(path: Path) -> LaborResult:
             log.warning("%s: ignoring members %s", path.name, ignored)
         if not timecards:
             log.warning("%s: no timecard member", path.name)
-        contents = {m: archive.read(m) for m in timecards + details}
+        return timecards, details, {m: archive.read(m) for m in timecards + details}
+
+
+def _read_zip(path: Path) -> _ZipRows:
+    path = Path(path)
+    file_name = path.name
+    parsed = parse_labor_file_name(file_name)
+    store_id, business_date = parsed.store_id, parsed.business_date
+    timecards, details, contents = _read_members(path)
 
     employees: dict[str, tuple[str | None, str | None]] = {}
     employee_rejects: tuple[list[int], list[dict], list[str]] = ([], [], [])
@@ -283,7 +303,7 @@ def transform_labor_zip(path: Path) -> LaborResult:
                 employees[employee_id] = (first, last)
                 continue
             employee_rejects[0].append(number)
-            employee_rejects[1].append(_raw(label, fields, EMPLOYEE_FIELDS))
+            employee_rejects[1].append(_raw(file_name, label, fields, EMPLOYEE_FIELDS))
             employee_rejects[2].append(reason)
 
     hours: dict[tuple[str, str], float] = {}
@@ -296,7 +316,7 @@ def transform_labor_zip(path: Path) -> LaborResult:
             reason, shift = _timecard_problem(fields, store_id, business_date)
             if shift is None:
                 rejects[0].append(number)
-                rejects[1].append(_raw(label, fields, TIMECARD_FIELDS))
+                rejects[1].append(_raw(file_name, label, fields, TIMECARD_FIELDS))
                 rejects[2].append(reason or "invalid row")
                 continue
             loaded += 1
@@ -304,43 +324,118 @@ def transform_labor_zip(path: Path) -> LaborResult:
             for part, value in split_shift_hours(clock_in, clock_out, business_date, paid).items():
                 hours[(employee_id, part)] = hours.get((employee_id, part), 0.0) + value
 
-    order = {name: index for index, name in enumerate(LABOR_DAYPART_NAMES)}
-    keys = sorted(hours, key=lambda k: (k[0], order[k[1]]))
+    names = {e: " ".join(p for p in parts if p) or None for e, parts in employees.items()}
 
-    def full_name(employee_id: str) -> str | None:
-        first, last = employees.get(employee_id, (None, None))
-        return " ".join(p for p in (first, last) if p) or None
-
-    hours_frame = pd.DataFrame(
-        {
-            "store_id": [store_id] * len(keys),
-            "employee_id": [k[0] for k in keys],
-            "business_date": pd.Series([business_date] * len(keys), dtype=object),
-            "daypart": [k[1] for k in keys],
-            "hours": [round(hours[k], 4) for k in keys],
-            "employee_name": pd.Series([full_name(k[0]) for k in keys], dtype=object),
-            "source_item": [path.name] * len(keys),
-        },
-        columns=list(HOURS_COLUMNS),
-    )
-    hours_frame["hours"] = hours_frame["hours"].astype("float64")
-    employee_frame = pd.DataFrame(
-        {
-            "store_id": [store_id] * len(employees),
-            "employee_id": list(employees),
-            "first_name": pd.Series([v[0] for v in employees.values()], dtype=object),
-            "last_name": pd.Series([v[1] for v in employees.values()], dtype=object),
-        },
-        columns=list(EMPLOYEE_COLUMNS),
-    )
-    return LaborResult(
-        source_item=path.name,
+    keys = sorted(hours, key=lambda k: (k[0], _PART_ORDER[k[1]]))
+    return _ZipRows(
+        name=file_name,
         store_id=store_id,
         business_date=business_date,
-        hours=hours_frame,
-        employees=employee_frame,
-        rejects=make_rejects(*rejects) if rejects[0] else empty_rejects(),
-        employee_rejects=make_rejects(*employee_rejects) if employee_rejects[0] else empty_rejects(),
+        hours=[(store_id, e, business_date, part, round(hours[(e, part)], 4), names.get(e), file_name)
+               for e, part in keys],
+        employees=[(store_id, e, first, last) for e, (first, last) in employees.items()],
+        rejects=rejects,
+        employee_rejects=employee_rejects,
         rows_read=rows_read,
         timecards_loaded=loaded,
+    )
+
+
+def _frame(rows: list[tuple], columns: tuple[str, ...], floats: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A frame of object columns (None stays None) from row tuples; ``floats`` become float64."""
+    import pandas as pd
+
+    data = {c: object_column([row[i] for row in rows]) for i, c in enumerate(columns)}
+    frame = pd.DataFrame(data, columns=list(columns), dtype=object)
+    for column in floats:
+        frame[column] = frame[column].astype("float64")
+    return frame
+
+
+def transform_labor_zip(path: Path) -> LaborResult:
+    """Read every timecard and employee-detail member of one labor zip (see the module doc)."""
+    rows = _read_zip(path)
+    return LaborResult(
+        source_item=rows.name,
+        store_id=rows.store_id,
+        business_date=rows.business_date,
+        hours=_frame(rows.hours, HOURS_COLUMNS, floats=("hours",)),
+        employees=_frame(rows.employees, EMPLOYEE_COLUMNS),
+        rejects=make_rejects(*rows.rejects),
+        employee_rejects=make_rejects(*rows.employee_rejects),
+        rows_read=rows.rows_read,
+        timecards_loaded=rows.timecards_loaded,
+    )
+
+
+@dataclass
+class LaborFileCounts:
+    """What one zip of a batch contributed (for the audit: ``rows_read == timecards_loaded + rejected``)."""
+
+    source_item: str
+    store_id: str
+    business_date: date
+    rows_read: int
+    timecards_loaded: int
+    rejected: int
+
+
+@dataclass
+class LaborBatchResult:
+    """Several zips transformed together: one frame each, and per-file counts.
+
+    ``employees`` keeps one row per (store, employee): the one from the latest business
+    date among the zips. Rejected rows carry their zip's name in ``raw["file"]``.
+    """
+
+    hours: pd.DataFrame
+    employees: pd.DataFrame
+    rejects: pd.DataFrame
+    employee_rejects: pd.DataFrame
+    files: list[LaborFileCounts]
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def timecards_loaded(self) -> int:
+        return sum(f.timecards_loaded for f in self.files)
+
+
+def _concat(parts: Iterable[tuple[list, list, list]]) -> tuple[list, list, list]:
+    rows: list = []
+    raws: list = []
+    reasons: list = []
+    for part in parts:
+        rows.extend(part[0])
+        raws.extend(part[1])
+        reasons.extend(part[2])
+    return rows, raws, reasons
+
+
+def transform_labor_zips(paths: Iterable[Path]) -> LaborBatchResult:
+    """:func:`transform_labor_zip` for many zips, building each frame once (the fast path for backfills).
+
+    Pass one zip per (store, business date) (see :func:`select_newest_files`); two zips of
+    the same store and date would give duplicate hour keys, so that is a ValueError.
+    """
+    all_rows = [_read_zip(Path(p)) for p in paths]
+    seen: dict[tuple[str, date], str] = {}
+    for rows in all_rows:
+        key = (rows.store_id, rows.business_date)
+        if key in seen:
+            raise ValueError(f"{rows.name} and {seen[key]} are both for store {key[0]} on {key[1]}: pass only one")
+        seen[key] = rows.name
+    employees: dict[tuple[str, str], tuple] = {}
+    for rows in sorted(all_rows, key=lambda r: r.business_date):
+        for employee in rows.employees:
+            employees[(employee[0], employee[1])] = employee
+    return LaborBatchResult(
+        hours=_frame([h for rows in all_rows for h in rows.hours], HOURS_COLUMNS, floats=("hours",)),
+        employees=_frame(list(employees.values()), EMPLOYEE_COLUMNS),
+        rejects=make_rejects(*_concat(r.rejects for r in all_rows)),
+        employee_rejects=make_rejects(*_concat(r.employee_rejects for r in all_rows)),
+        files=[LaborFileCounts(r.name, r.store_id, r.business_date, r.rows_read, r.timecards_loaded,
+                               len(r.rejects[0])) for r in all_rows],
     )
