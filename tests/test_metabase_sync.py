@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from include.metabase.desired import load_desired
-from include.metabase.tasks import audit_permissions, provision_stores, sync_permissions
+from include.metabase.tasks import audit_permissions, format_latest_plans, provision_stores, sync_permissions
 from tests.metabase_support import (
     STORES,
     metabase_double,  # noqa: F401  (the `metabase` fixture)
@@ -164,13 +164,12 @@ def test_dry_run_sends_no_writes(warehouse, metabase):
     assert metabase.writes == 2 and plan["counts"]["create user"] == 18
 
 
-def test_no_connection_means_a_dry_run_against_an_empty_metabase(warehouse, monkeypatch, tmp_path, caplog):
+def test_no_connection_means_a_dry_run_against_an_empty_metabase(warehouse, monkeypatch, tmp_path):
     monkeypatch.delenv("AIRFLOW_CONN_METABASE_DEFAULT", raising=False)
     monkeypatch.setenv("BW_DATA_DIR", str(tmp_path))
     seed_access(warehouse)
-    with caplog.at_level("WARNING"):
-        result = provision_stores(warehouse)
-    assert "no Metabase connection: dry run" in caplog.text
+    result = provision_stores(warehouse)
+    assert result["note"].startswith("no Metabase connection: dry run")
     assert result["dry_run"] and result["counts"]["create collection"] == len(STORES) + 1
     assert result["counts"]["register database"] == 1
     assert (tmp_path / "metabase" / "plan-provision.json").exists()
@@ -178,3 +177,6 @@ def test_no_connection_means_a_dry_run_against_an_empty_metabase(warehouse, monk
     assert sync["dry_run"] and sync["counts"]["create user"] == 18
     audit = audit_permissions(warehouse)
     assert audit["dry_run"] and audit["repaired"] is False
+    summary = format_latest_plans()
+    assert "Metabase provision (dry run): " in summary and "create group: Store " in summary
+    assert "Metabase sync (dry run): " in summary

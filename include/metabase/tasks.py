@@ -37,6 +37,8 @@ def _transport(dry_run: bool | None) -> tuple[Transport, bool]:
 
 def _finish(task: str, client: MetabaseClient, extra: dict[str, Any] | None = None) -> dict:
     summary = {"task": task, **client.summary(), **(extra or {})}
+    if isinstance(client.transport, EmptyMetabase):
+        summary["note"] = "no Metabase connection: dry run against an empty Metabase"
     out_dir = settings().data_dir / "metabase"
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"plan-{task}.json"
@@ -114,3 +116,21 @@ def audit_permissions(conn: psycopg.Connection, *, repair: bool = True) -> dict:
                                         "text": result["text"], "drift": bool(result["extra"] or result["missing"])})
     summary["dry_run"] = dry
     return summary
+
+
+def format_latest_plans(limit: int = 15) -> str:
+    """The latest plan of each Metabase task (from ``<data_dir>/metabase/plan-*.json``), for a run summary."""
+    out_dir = settings().data_dir / "metabase"
+    lines: list[str] = []
+    for path in sorted(out_dir.glob("plan-*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        mode = "dry run" if data.get("dry_run") else "applied"
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(data.get("counts", {}).items())) or "nothing to change"
+        lines.append(f"Metabase {data.get('task', path.stem)} ({mode}): {counts}")
+        if data.get("note"):
+            lines.append(f"  ({data['note']})")
+        plan = data.get("plan", [])
+        lines += [f"  {line}" for line in plan[:limit]]
+        if len(plan) > limit:
+            lines.append(f"  ... and {len(plan) - limit} more (see {path})")
+    return "\n".join(lines) if lines else "Metabase: no plan written yet"
