@@ -80,6 +80,8 @@ def parse_whole_number(value: Any) -> int | None:
 
 def _calendar_row(row: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
     day = parse_iso_date(row.get("crf63_date"))
+    if day is None and is_missing(row.get("crf63_date")):
+        return None, "invalid date: empty"
     if day is None:
         return None, f"invalid date: '{clean_text(row.get('crf63_date')) or ''}' is not YYYY-MM-DD"
     week = parse_whole_number(row.get("crf63_fiscalweeknumber"))

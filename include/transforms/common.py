@@ -12,6 +12,7 @@ import numbers
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -67,8 +68,8 @@ def normalise_store_id(value: Any) -> str | None:
         if math.isfinite(number) and number.is_integer() and 0 <= number <= 999_999:
             return f"{int(number):06d}"
         return None
-    if isinstance(value, str):
-        match = _STORE_TEXT.match(value.strip())
+    if isinstance(value, (str, Decimal)):
+        match = _STORE_TEXT.match(str(value).strip())
         return match.group(1).zfill(6) if match else None
     return None
 
