@@ -23,15 +23,19 @@ class TokenError(RuntimeError):
     """The authority refused or failed to issue a token."""
 
 
-def mask(value: str | None, name: str | None = None) -> None:
-    """Register ``value`` with Airflow's secret masker (no-op outside Airflow)."""
+def mask(value: str | None) -> None:
+    """Register ``value`` with Airflow's secret masker (no-op outside Airflow).
+
+    No name is passed on purpose: with a name, the masker hides the value only when the
+    name is one of its configured sensitive names.
+    """
     if not value:
         return
     try:
         from airflow.sdk.log import mask_secret
     except ImportError:  # pragma: no cover - Airflow is always installed here
         return
-    mask_secret(value, name)
+    mask_secret(value)
 
 
 def get_connection(conn_id: str) -> Any:
@@ -103,7 +107,7 @@ class AppCredentials:
         missing = [n for n, v in (("tenant_id", tenant), ("client id (login)", client_id), ("secret", secret)) if not v]
         if missing:
             raise ValueError(f"connection {conn.conn_id!r} lacks {', '.join(missing)}")
-        mask(secret, "client_secret")
+        mask(secret)
         return cls(
             tenant_id=str(tenant),
             client_id=str(client_id),
@@ -137,7 +141,7 @@ class ClientCredentialsToken:
             from plugins.hooks.http_retry import TlsSession
 
             creds = self.credentials
-            mask(creds.client_secret, "client_secret")
+            mask(creds.client_secret)
             try:
                 self._app = msal.ConfidentialClientApplication(
                     creds.client_id,
@@ -190,7 +194,7 @@ class ClientCredentialsToken:
                 f"token request for client {self.credentials.client_id} at {self.credentials.authority} "
                 f"(scope {self.scope}) refused: {error}: {' '.join(description)}"
             )
-        mask(token, "access_token")
+        mask(token)
         expires_in = float(result.get("expires_in") or 3600)
         margin = min(self.renew_margin, expires_in / 2)
         self._token = token
