@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
 import psycopg
-
-from include.config import settings
 
 TABLES = (
     "core.stores", "core.fiscal_calendar", "sales.channel_daily", "sales.forecast_weekly",
@@ -35,14 +31,6 @@ def quarantine_reasons(conn: psycopg.Connection, limit: int = 10) -> list[tuple[
     ).fetchall()
 
 
-def metabase_plans() -> dict[str, dict]:
-    folder = settings().data_dir / "metabase"
-    plans = {}
-    for path in sorted(folder.glob("plan-*.json")) if folder.exists() else []:
-        plans[path.stem.removeprefix("plan-")] = json.loads(path.read_text())
-    return plans
-
-
 def print_summary(url: str) -> None:
     with psycopg.connect(url) as conn:
         counts = table_counts(conn)
@@ -57,12 +45,9 @@ def print_summary(url: str) -> None:
     print(f"\nquarantined rows: {counts['etl.quarantine']:,}; top reasons:")
     for source, kind, rows in reasons:
         print(f"  {rows:>6,}  {source}: {kind}")
-    plans = metabase_plans()
-    print("\nMetabase (planned actions):" if plans else "\nMetabase: no plan recorded")
-    for task, plan in plans.items():
-        dry = " (dry run)" if plan.get("dry_run") else ""
-        counts_by_kind = plan.get("counts") or {}
-        print(f"  {task}{dry}: " + (", ".join(f"{k} {v}" for k, v in counts_by_kind.items()) or "nothing to do"))
+    from include.metabase.tasks import format_latest_plans
+
+    print("\n" + format_latest_plans())
     print(f"\nwarehouse: {_display_url(url)}")
 
 

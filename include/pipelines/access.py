@@ -65,4 +65,23 @@ def audit_metabase(run: Run) -> dict:
     from include.warehouse.connection import connect
 
     with connect() as conn:
-        return audit_permissions(conn)
+        result = audit_permissions(conn)
+    if result.get("drift"):
+        email_findings(f"Metabase permission drift found ({run.dag_id} {run.run_id})", result["text"])
+    return result
+
+
+def email_findings(subject: str, text: str) -> bool:
+    """Email the audit's findings to ``BW_ALERT_EMAILS``; log instead when email is not set up."""
+    import html
+
+    from include.config import SMTP_CONN_ID
+    from include.notify.smtp import send_html_and_text, smtp_connection_exists
+
+    log.warning("%s\n%s", subject, text)
+    recipients = settings().email_to
+    if not smtp_connection_exists(SMTP_CONN_ID) or not recipients:
+        log.warning("no SMTP connection or no recipients: drift findings not emailed")
+        return False
+    send_html_and_text(subject, f"<pre>{html.escape(text)}</pre>", text, recipients, SMTP_CONN_ID)
+    return True
