@@ -23,27 +23,27 @@ D = date(2026, 9, 1)
 
 
 def timecard(clock_in: str, clock_out: str, employee: str = "E1", regular="0", overtime="0", store: str = STORE,
-             record: str = "1") -> list[str]:
+             record: str = "1", day: str = DAY) -> list[str]:
     """A 14-field timecard row; clock times get the zone suffix the exports carry."""
-    return [store, record, DAY, "10", "Crew", "12.50", "REG", f"{clock_in} EDT", f"{clock_out} EDT", "30",
+    return [store, record, day, "10", "Crew", "12.50", "REG", f"{clock_in} EDT", f"{clock_out} EDT", "30",
             employee, "CREW", str(regular), str(overtime)]
 
 
-def employee_row(employee: str, first: str, last: str) -> list[str]:
-    return [STORE, "x", DAY, employee, first, last, "CREW"]
+def employee_row(employee: str, first: str, last: str, day: str = DAY) -> list[str]:
+    return [STORE, "x", day, employee, first, last, "CREW"]
 
 
 def make_zip(folder: Path, timecards: dict[int, list[list[str]]], employees: list[list[str]] | None = None,
-             name: str = f"{STORE}.pay_summ.{DAY}.153045.zip") -> Path:
+             name: str = f"{STORE}.pay_summ.{DAY}.153045.zip", day: str = DAY) -> Path:
     """A labor zip with timecard members ``_{n}`` and one employee-detail member."""
     path = folder / name
     with zipfile.ZipFile(path, "w") as archive:
         for n, rows in timecards.items():
             text = "".join("\t".join(row) + "\r\n" for row in rows)
-            archive.writestr(f"{STORE}.p_hs_timecard_record.{DAY}_{n}.csv", text)
+            archive.writestr(f"{STORE}.p_hs_timecard_record.{day}_{n}.csv", text)
         if employees is not None:
             text = "".join("\t".join(row) + "\n" for row in employees)
-            archive.writestr(f"{STORE}.p_hs_employee_detail.{DAY}_1.csv", text)
+            archive.writestr(f"{STORE}.p_hs_employee_detail.{day}_1.csv", text)
     return path
 
 
@@ -292,3 +292,29 @@ def test_split_conserves_hours_on_random_shifts_and_zip_totals_match(tmp_path):
     assert result.rejects.empty and result.timecards_loaded == 200
     # Each aggregated row is rounded to 4 decimals: the total may differ by half a unit per row.
     assert result.hours["hours"].sum() == pytest.approx(expected, abs=0.00005 * len(result.hours) + 1e-9)
+
+
+# --- many zips at once -------------------------------------------------------------------------------
+
+
+def test_batch_of_zips_gives_the_same_rows_and_per_file_counts(tmp_path):
+    from include.transforms.labor import transform_labor_zips
+
+    first = make_zip(tmp_path, {1: [timecard("2026-09-01 10:00:00", "2026-09-01 12:00:00", regular=120),
+                                    timecard("bad", "2026-09-01 12:00:00", regular=120)]},
+                     [employee_row("E1", "Ada", "Old")])
+    day2 = "20260902"
+    second = make_zip(tmp_path, {1: [timecard("2026-09-02 17:00:00", "2026-09-02 18:00:00", regular=60, day=day2)]},
+                      [employee_row("E1", "Ada", "New", day=day2)], name=f"{STORE}.summary.{day2}.060000.zip",
+                      day=day2)
+    batch = transform_labor_zips([second, first])
+    singles = [transform_labor_zip(second), transform_labor_zip(first)]
+    assert batch.hours.to_dict("records") == [r for s in singles for r in s.hours.to_dict("records")]
+    assert batch.employees.to_dict("records") == [
+        {"store_id": STORE, "employee_id": "E1", "first_name": "Ada", "last_name": "New"}]
+    assert [(f.source_item, f.rows_read, f.timecards_loaded, f.rejected) for f in batch.files] == [
+        (second.name, 1, 1, 0), (first.name, 2, 1, 1)]
+    assert batch.rows_read == batch.timecards_loaded + len(batch.rejects) == 3
+    assert batch.rejects["raw"].iloc[0]["file"] == first.name
+    with pytest.raises(ValueError, match="both for store 000126 on 2026-09-01"):
+        transform_labor_zips([first, first])

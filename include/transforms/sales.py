@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from include.transforms.common import (
     FirstReason,
     Transformed,
+    clean_text,
     ensure_source_row,
     make_rejects,
     normalise_store_ids,
@@ -56,7 +57,8 @@ def _each(values: pd.Series, sentence: Callable[[str | None], str]) -> Callable[
     """A reason builder for :meth:`FirstReason.add`: one sentence per flagged raw value."""
 
     def build(positions: np.ndarray) -> list[str]:
-        return [sentence(raw_value(v)) for v in values.iloc[positions].tolist()]
+        return [sentence(clean_text(v) if isinstance(v, float) else raw_value(v))
+                for v in values.iloc[positions].tolist()]
 
     return build
 
