@@ -169,11 +169,11 @@ class ClientCredentialsToken:
     def renew(self) -> str:
         """Discard the cached token (e.g. after a 401) and fetch a new one."""
         with self._lock:
-            self._acquire(force=True)
+            self._acquire()
             assert self._token is not None
             return self._token
 
-    def _acquire(self, force: bool = False) -> None:
+    def _acquire(self) -> None:
         app = self._client()
         cache = app.token_cache
         # msal serves its own cache until expiry: drop it so a renewal really asks the authority.
