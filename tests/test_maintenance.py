@@ -291,3 +291,67 @@ def test_maintenance_dag_runs_end_to_end(airflow_db, warehouse_url, tmp_path, mo
     assert len(dumps) == (9 if today_is_sunday else 10)
     assert (backups / label / f"{label}_20251019T023000Z.dump").exists() is not today_is_sunday
     assert not (backups / label / f"{label}_20251012T023000Z.dump").exists()
+
+
+# -- the PostgreSQL init script's roles are enough for backups ----------------------------------------------
+
+
+def test_init_script_roles_can_back_up_and_restore(pg_admin_url, tmp_path):
+    """docker/postgres/10-bw-databases.sh on a real server, twice (idempotent); then bw_backup dumps the
+    warehouse that bw_etl migrated, and restore-checks it into a scratch database. (The test server may
+    trust local logins, so this proves the roles and grants, not the passwords.)"""
+    import os
+    import subprocess
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    from include.maintenance.pgtools import _embedded_bin, with_database
+    from include.warehouse.migrations import apply_migrations
+
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    for name in (
+        "airflow_db_password",
+        "warehouse_db_password",
+        "metabase_db_password",
+        "metabase_reader_password",
+        "backup_db_password",
+    ):
+        (secrets / name).write_text(f"pw-{name}-'quote\n")
+    admin = conninfo_to_dict(pg_admin_url)
+    env = {
+        **os.environ,
+        "BW_SECRETS_DIR": str(secrets),
+        "POSTGRES_USER": admin.get("user", "postgres"),
+        "PGHOST": admin.get("host", "127.0.0.1"),
+        "PGPORT": str(admin.get("port", 5432)),
+        "PGPASSWORD": admin.get("password", ""),
+        "PATH": f"{_embedded_bin()}:{os.environ['PATH']}",
+    }
+    script = Path(__file__).resolve().parent.parent / "docker" / "postgres" / "10-bw-databases.sh"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        taken = conn.execute("SELECT count(*) FROM pg_database WHERE datname IN ('airflow','warehouse','metabase')")
+        if taken.fetchone()[0]:
+            pytest.skip("the test server already has application databases")
+    try:
+        for _ in range(2):
+            result = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, check=False)
+            assert result.returncode == 0, result.stderr
+        host_port = f"host={env['PGHOST']} port={env['PGPORT']}"
+        etl = f"{host_port} dbname=warehouse user=bw_etl password=pw-warehouse_db_password-'quote"
+        with psycopg.connect(etl) as conn:
+            apply_migrations(conn)
+            _seed(conn)
+        backup = f"{host_port} dbname=postgres user=bw_backup password=pw-backup_db_password-'quote"
+        dump = dump_database(with_database(backup, "warehouse"), "warehouse", tmp_path / "backups")
+        assert dump.row_counts["public.sample_rows"] == 2500
+        assert restore_check(dump.path, backup).rows == sum(dump.row_counts.values())
+        reader = f"{host_port} dbname=warehouse user=metabase_reader password=pw-metabase_reader_password-'quote"
+        with psycopg.connect(reader) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT count(*) FROM core.stores")
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+            for db in ("airflow", "warehouse", "metabase"):
+                conn.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            for role in ("airflow", "bw_etl", "metabase", "metabase_reader", "bw_backup"):
+                conn.execute(f"DROP ROLE IF EXISTS {role}")
