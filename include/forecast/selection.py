@@ -128,6 +128,7 @@ def forecast_store(
     tuned: dict | None = None,
     *,
     backtest_weeks: int = BACKTEST_WEEKS,
+    extra: tuple[Candidate, ...] = (),
 ) -> StoreForecast:
     """Backtest the candidates on the last ``backtest_weeks``, refit the best on all weeks, forecast.
 
@@ -135,6 +136,7 @@ def forecast_store(
     next best (the reason is logged and kept in ``fallbacks``). Under ``backtest_weeks +
     MIN_TRAIN_WEEKS`` weeks there is no backtest: the store's mean weekly sales.
     ``y`` must hold at least one week (a store without one uses :func:`peer_forecasts`).
+    ``extra`` candidates compete with the standard ones.
     """
     y = np.asarray(y, dtype=float)
     n, h = len(y), len(t_future)
@@ -147,7 +149,7 @@ def forecast_store(
     t_train, t_test = t[:-backtest_weeks], t[-backtest_weeks:]
     scored: list[tuple[float, Candidate]] = []
     result = StoreForecast(store_id, "", "", np.zeros(h), n)
-    for candidate in candidates_for(n, tuned):
+    for candidate in [*candidates_for(n, tuned), *extra]:
         forecast, problem = _try(candidate, train, t_train, t_test)
         _score(result, scored, candidate, forecast, problem, test)
     winner, forecast = grid_winner(train, t_train, t_test, seasonal=n >= SEASONAL_MIN_WEEKS)
