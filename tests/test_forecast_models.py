@@ -71,6 +71,8 @@ def test_a_seasonal_series_is_forecast_better_than_seasonal_naive_and_the_choice
     result = forecast_store("000126", y, t, t_future)
     assert result.family == "fourier-arima"
     assert set(result.candidates) >= {"seasonal-naive", "ARIMA(5,1,0)", result.model}
+    grid = next(name for name in result.candidates if name.startswith("fourier-ARIMA"))
+    assert f"mean({grid}, seasonal-naive)" in result.candidates  # the combination competes too
     assert result.backtest_mape == min(v for v in result.candidates.values() if v is not None)
     assert result.naive_mape == result.candidates["seasonal-naive"]
     assert result.beat_naive

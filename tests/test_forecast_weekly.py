@@ -76,7 +76,8 @@ def test_horizon_needs_the_calendar_to_reach_far_enough():
         horizon(weeks, weeks.iloc[-3]["week_start"])
 
 
-def test_sales_before_the_calendar_are_an_error():
+def test_sales_before_the_calendar_are_left_out(caplog):
     calendar = fiscal_calendar(2026, 2026)
-    with pytest.raises(ValueError, match="before the fiscal calendar"):
-        weekly_series(_daily("000001", date(2025, 6, 1), date(2026, 2, 1)), calendar)
+    weekly, _ = weekly_series(_daily("000001", date(2025, 6, 1), date(2026, 1, 20)), calendar)
+    assert list(weekly["fiscal_week_label"]) == ["Y2026W01", "Y2026W02", "Y2026W03"]
+    assert "before the fiscal calendar" in caplog.text

@@ -102,9 +102,7 @@ def _load(conn, item: str, frame, *, dag_id: str, run_id: str, source: str, inpu
     from include.warehouse.loader import BatchInfo, empty_rejects, load_batch
 
     info = BatchInfo(dag_id, run_id, source, item, _etag(conn, source, item, input_hash))
-    result = load_batch(conn, _targets()[item], frame, empty_rejects(), info)
-    conn.commit()
-    return result.as_dict()
+    return load_batch(conn, _targets()[item], frame, empty_rejects(), info).as_dict()
 
 
 def _active_stores(conn: psycopg.Connection, stores: set[str] | None) -> list[str]:
@@ -197,9 +195,11 @@ def forecast_sales(
     shares = daypart_shares(cells, sorted(weekly_fc["store_id"].unique()), start, end)
     daypart_fc = split_forecast(weekly_fc, shares)
     loads = {}
-    for item, frame in zip(items, (weekly_fc, daypart_fc, models), strict=True):
-        loads[item] = _load(conn, item, frame, dag_id=dag_id, run_id=run_id, source=SALES_SOURCE,
-                            input_hash=input_hash)
+    conn.commit()  # end the read transaction: the three loads commit together or not at all
+    with conn.transaction():
+        for item, frame in zip(items, (weekly_fc, daypart_fc, models), strict=True):
+            loads[item] = _load(conn, item, frame, dag_id=dag_id, run_id=run_id, source=SALES_SOURCE,
+                                input_hash=input_hash)
     summary.update(summarize(results))
     summary.update(
         skipped=False,
@@ -258,7 +258,9 @@ def forecast_labor(conn: psycopg.Connection, *, dag_id: str, run_id: str, stores
     splh = sales_per_labor_hour(sales, hours, start, end)
     trailing = trailing_hours(hours[hours["store_id"].isin(active)], start, end)
     frame = labor_forecast(forecast[forecast["daypart"].isin(SALES_DAYPARTS)], splh, trailing)
-    load = _load(conn, item, frame, dag_id=dag_id, run_id=run_id, source=LABOR_SOURCE, input_hash=input_hash)
+    conn.commit()
+    with conn.transaction():
+        load = _load(conn, item, frame, dag_id=dag_id, run_id=run_id, source=LABOR_SOURCE, input_hash=input_hash)
     summary.update(
         skipped=False,
         stores_forecast=int(frame["store_id"].nunique()),

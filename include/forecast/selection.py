@@ -120,6 +120,15 @@ def grid_winner(
     return (best[1], best[2]) if best else (None, None)
 
 
+def combination(first: Candidate, second: Candidate) -> Candidate:
+    """The mean of two candidates' forecasts (e.g. the grid winner and seasonal naive)."""
+
+    def fit_forecast(y: np.ndarray, t: np.ndarray, t_future: np.ndarray) -> np.ndarray:
+        return (np.asarray(first.fit_forecast(y, t, t_future)) + np.asarray(second.fit_forecast(y, t, t_future))) / 2
+
+    return Candidate(f"mean({first.name}, {second.name})", "combination", fit_forecast)
+
+
 def forecast_store(
     store_id: str,
     y: np.ndarray,
@@ -149,12 +158,19 @@ def forecast_store(
     t_train, t_test = t[:-backtest_weeks], t[-backtest_weeks:]
     scored: list[tuple[float, Candidate]] = []
     result = StoreForecast(store_id, "", "", np.zeros(h), n)
+    backtests: dict[str, np.ndarray] = {}
+    naive = None
     for candidate in [*candidates_for(n, tuned), *extra]:
         forecast, problem = _try(candidate, train, t_train, t_test)
         _score(result, scored, candidate, forecast, problem, test)
+        if candidate.family == "seasonal-naive":
+            naive, backtests["naive"] = candidate, forecast
     winner, forecast = grid_winner(train, t_train, t_test, seasonal=n >= SEASONAL_MIN_WEEKS)
     if winner is not None:
         _score(result, scored, winner, forecast, "", test)
+        if naive is not None and backtests.get("naive") is not None:
+            # The combination's backtest is the mean of the two backtests already made.
+            _score(result, scored, combination(winner, naive), (forecast + backtests["naive"]) / 2, "", test)
     result.naive_mape = result.candidates.get("seasonal-naive")
     scored.sort(key=lambda pair: pair[0])
     for score, candidate in scored:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 import pandas as pd
 
 from include.forecast import HORIZON_WEEKS
+
+log = logging.getLogger(__name__)
 
 
 def fiscal_weeks(calendar: pd.DataFrame) -> pd.DataFrame:
@@ -81,8 +84,11 @@ def weekly_series(
     weeks = fiscal_weeks(calendar)
     last = last_complete_week(weeks, as_of)
     first_sale = totals.groupby("store_id")["business_date"].min()
-    if first_sale.min() < weeks["week_start"].min():
-        raise ValueError(f"sales start {first_sale.min()}, before the fiscal calendar ({weeks['week_start'].min()})")
+    calendar_start = weeks["week_start"].min()
+    if first_sale.min() < calendar_start:
+        log.warning("sales before the fiscal calendar starts (%s) are left out", calendar_start)
+        totals = totals[totals["business_date"] >= calendar_start]
+        first_sale = first_sale.clip(lower=calendar_start)
     day_week = _day_to_week(calendar)
     totals = totals[totals["business_date"] <= last["week_end"]]
     totals = totals.assign(fiscal_week_label=totals["business_date"].map(day_week))
