@@ -49,6 +49,7 @@ def sync_folder(conn: psycopg.Connection, files: FileStore, dest: Path) -> int:
     conn.commit()  # the loads are durable ...
     if changes.cursor:
         set_state(conn, SOURCE, changes.cursor)  # ... before the cursor moves
+        conn.commit()
     return loaded
 
 

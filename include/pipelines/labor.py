@@ -11,6 +11,7 @@ import psycopg
 
 from include.config import settings
 from include.pipelines.common import Run, allowed_stores, write_json
+from include.sources.base import RemoteFile
 from include.sources.factory import file_store, table_store
 from include.warehouse.loader import BatchInfo, Target
 
@@ -28,6 +29,7 @@ def extract_labor(run: Run) -> dict:
     from include.sources.state import get_state
     from include.transforms.labor import parse_labor_file_name, select_newest_files
     from include.warehouse.connection import connect
+    from include.warehouse.loader import already_loaded
 
     store = file_store()
     with connect() as conn:
@@ -39,12 +41,16 @@ def extract_labor(run: Run) -> dict:
     chosen = [n for n in selection.chosen if allow is None or parse_labor_file_name(n).store_id in allow]
     folder = run.work_dir / "labor"
     files = []
-    for i, name in enumerate(chosen, 1):
+    with connect() as conn:
+        fresh = [n for n in chosen if already_loaded(conn, _batch_info(run, by_name[n])) is None]
+    if len(fresh) < len(chosen):
+        log.info("%d labor files already loaded at the same version: not downloaded again", len(chosen) - len(fresh))
+    for i, name in enumerate(fresh, 1):
         item = by_name[name]
         path = store.download(item, folder)
         files.append({"path": str(path), "name": name, "item": item.path, "etag": item.etag})
         if i % 200 == 0:
-            log.info("downloaded %d of %d labor files", i, len(chosen))
+            log.info("downloaded %d of %d labor files", i, len(fresh))
     manifest = write_json(run.work_dir / "labor-files.json", {
         "files": files, "cursor": changes.cursor, "full_resync": changes.full_resync,
         "superseded": selection.superseded, "unrecognised": selection.unrecognised,
@@ -79,6 +85,11 @@ def load_labor(run: Run, extracted: dict) -> dict:
     totals["unrecognised_names"] = manifest["unrecognised"]
     log.info("labor load: %s", {k: v for k, v in totals.items() if k != "missing_stores"})
     return totals
+
+
+def _batch_info(run: Run, item: RemoteFile) -> BatchInfo:
+    """Labor batches are keyed by the file's drive path and etag."""
+    return BatchInfo(run.dag_id, run.run_id, _source(), item.path, item.etag)
 
 
 def _file_date(name: str) -> date:
@@ -174,12 +185,12 @@ def forecast(run: Run) -> dict:
 def write_back(run: Run) -> dict:
     """Hours by employee and day part to Dataverse ``crf63_labortimes``."""
     from include.warehouse.connection import connect
+    from include.writeback import summary
     from include.writeback.labor import write_labor_hours
 
     with connect() as conn:
         result = write_labor_hours(conn, table_store(), stores=allowed_stores())
-    return {"created": result.created, "updated": result.updated, "unchanged": result.skipped,
-            "failed": len(result.failed), "failures": result.failed[:20]}
+    return summary(result)
 
 
 def refresh_metabase(run: Run) -> dict:

@@ -91,12 +91,12 @@ def forecast(run: Run) -> dict:
 def write_back(run: Run) -> dict:
     """Forecasts to Dataverse ``crf63_bwsalesforecasts`` (never over a row marked overwrite)."""
     from include.warehouse.connection import connect
+    from include.writeback import summary
     from include.writeback.forecasts import write_sales_forecasts
 
     with connect() as conn:
         result = write_sales_forecasts(conn, table_store(), stores=allowed_stores())
-    return {"created": result.created, "updated": result.updated, "unchanged": result.skipped,
-            "failed": len(result.failed), "failures": result.failed[:20]}
+    return summary(result)
 
 
 def refresh_metabase(run: Run) -> dict:

@@ -23,25 +23,22 @@ def get_state(conn: psycopg.Connection, source: str) -> str | None:
 
 
 def set_state(conn: psycopg.Connection, source: str, state: str) -> None:
-    """Store the cursor of ``source`` and commit (unless the caller holds an open transaction block)."""
+    """Store the cursor of ``source`` in the caller's transaction (the caller commits it with its load)."""
     if not state:
         raise ValueError(f"refusing to store an empty cursor for {source!r}")
     conn.execute(
         """
         INSERT INTO etl.source_state (source, state, updated_at) VALUES (%s, %s, now())
         ON CONFLICT (source) DO UPDATE SET state = EXCLUDED.state, updated_at = now()
+        WHERE etl.source_state.state IS DISTINCT FROM EXCLUDED.state
         """,
         (source, state),
     )
-    if not conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
-        conn.commit()
 
 
 def clear_state(conn: psycopg.Connection, source: str) -> None:
-    """Forget the cursor of ``source`` (the next run reads everything)."""
+    """Forget the cursor of ``source`` (the next run reads everything), in the caller's transaction."""
     conn.execute("DELETE FROM etl.source_state WHERE source = %s", (source,))
-    if not conn.autocommit:
-        conn.commit()
 
 
 def loaded_etags(conn: psycopg.Connection, source: str, files: Iterable[RemoteFile]) -> set[str]:
