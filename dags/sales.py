@@ -11,7 +11,8 @@ Daily sales by channel and day part, the weekly forecast, and its write-back.
 4. **Write back** to Dataverse `crf63_bwsalesforecasts` (never over a row marked overwrite).
 5. **Metabase**: schema sync and cache refresh.
 
-Runs when the stores DAG publishes `stores`; publishes `sales`, which schedules the labor DAG.
+Runs when the stores DAG publishes `stores`; publishes `sales` once the forecast is stored,
+which schedules the labor DAG (its labor forecast needs this sales forecast).
 """
 
 from airflow.sdk import dag, task
@@ -28,13 +29,13 @@ def sales():
 
         return sales.extract_sales(common.current_run())
 
-    @task(outlets=[SALES])
+    @task
     def load_sales_dailies(extracted: dict) -> dict:
         from include.pipelines import common, sales
 
         return sales.load_sales(common.current_run(), extracted)
 
-    @task
+    @task(outlets=[SALES])
     def forecast_sales() -> dict:
         from include.pipelines import common, sales
 
