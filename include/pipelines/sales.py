@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import psycopg
@@ -20,6 +21,8 @@ SALES_COLUMNS = [
     "crf63_lynetsalesusd", "crf63_lyorders", "crf63_businesskey", "crf63_lastrefreshed", "modifiedon",
 ]
 SOURCE = f"dataverse:{SALES_ENTITY}"
+#: Lines per load batch of a sales extract (bounds memory on a first full read).
+CHUNK_ROWS = int(os.environ.get("BW_SALES_CHUNK_ROWS", "500000"))
 
 
 def _ensure_partitions(conn: psycopg.Connection, frame) -> None:
@@ -49,11 +52,12 @@ def extract_sales(run: Run) -> dict:
 
 
 def load_sales(run: Run, extracted: dict) -> dict:
-    """Validate and upsert the dailies; apply deletions; advance the cursor in the same transaction."""
+    """Validate and upsert the dailies chunk by chunk; apply deletions; advance the cursor.
+
+    Everything (every chunk's batch, the deletions and the cursor) commits in one transaction.
+    """
     from include.sources.state import set_state
-    from include.transforms.sales import read_jsonl, transform_sales
     from include.warehouse.connection import connect
-    from include.warehouse.loader import load_batch
 
     with connect() as conn:
         if extracted["rows"] == 0 and not extracted["deleted_ids"]:
@@ -61,22 +65,58 @@ def load_sales(run: Run, extracted: dict) -> dict:
                 set_state(conn, SOURCE, extracted["cursor"])
             log.info("no sales changes since the last load")
             return LoadResult(None, 0, 0, 0, 0, 0, skipped=True).as_dict()
-        result = transform_sales(read_jsonl(Path(extracted["path"])))
-        clean, skipped = result.clean, 0
-        allow = allowed_stores()
-        if allow is not None:
-            keep = clean["store_id"].isin(allow)
-            clean, skipped = clean[keep], int((~keep).sum())
-        info = BatchInfo(run.dag_id, run.run_id, SOURCE, SALES_ENTITY, _etag(extracted["cursor"], allow))
+        totals = {"rows_read": 0, "rows_loaded": 0, "rows_quarantined": 0, "rows_inserted": 0,
+                  "rows_updated": 0, "skipped_outside_allowlist": 0, "batches": 0, "deleted": 0}
         with conn.transaction():
-            loaded = load_batch(conn, CHANNEL_DAILY, clean, result.rejects, info)
-            deleted = 0
+            for result in _load_chunks(conn, run, extracted):
+                for key in totals:
+                    totals[key] += result.get(key, 0)
             if extracted["deleted_ids"]:
-                deleted = conn.execute(
+                totals["deleted"] = conn.execute(
                     "DELETE FROM sales.channel_daily WHERE source_id = ANY(%s)", (extracted["deleted_ids"],)
                 ).rowcount
             set_state(conn, SOURCE, extracted["cursor"])
-    return {**loaded.as_dict(), "deleted": deleted, "skipped_outside_allowlist": skipped}
+    log.info("sales load: %s", totals)
+    return totals
+
+
+def _load_chunks(conn: psycopg.Connection, run: Run, extracted: dict):
+    """One batch per chunk of ``BW_SALES_CHUNK_ROWS`` lines; a key repeated across chunks is quarantined."""
+    import numpy as np
+    import pandas as pd
+
+    from include.pipelines.chunks import SeenKeys, split_lines
+    from include.transforms.sales import KEY, read_jsonl, transform_sales
+    from include.warehouse.loader import load_batch
+
+    allow = allowed_stores()
+    seen = SeenKeys(KEY)
+    path = Path(extracted["path"])
+    for part, (chunk, offset) in enumerate(split_lines(path, CHUNK_ROWS, run.work_dir), 1):
+        records = read_jsonl(chunk)
+        records["source_row"] += offset
+        result = transform_sales(records)
+        kept_rows = records["source_row"][~records["source_row"].isin(result.rejects["source_row"])].to_numpy()
+        again, earlier = seen.split(result.clean, kept_rows)
+        clean, rejects = result.clean, result.rejects
+        if again.any():
+            repeated = records.set_index("source_row").loc[kept_rows[again]]
+            rejects = pd.concat([rejects, pd.DataFrame({
+                "source_row": kept_rows[again],
+                "raw": [{k: (None if pd.isna(v) else str(v)) for k, v in r.items()}
+                        for r in repeated.to_dict("records")],
+                "reason": [f"duplicate of row {row}: same store, date, channel and day part" for row in earlier],
+            })], ignore_index=True)
+            clean = clean[~again]
+        skipped = 0
+        if allow is not None:
+            keep = clean["store_id"].isin(allow).to_numpy()
+            clean, skipped = clean[keep], int(np.count_nonzero(~keep))
+        item = SALES_ENTITY if offset == 0 and chunk == path else f"{SALES_ENTITY} (lines from {offset + 1})"
+        etag = _etag(extracted["cursor"], allow)
+        info = BatchInfo(run.dag_id, run.run_id, SOURCE, item, None if etag is None else f"{etag}#{part}")
+        loaded = load_batch(conn, CHANNEL_DAILY, clean.reset_index(drop=True), rejects, info)
+        yield {**loaded.as_dict(), "skipped_outside_allowlist": skipped, "batches": 1}
 
 
 def forecast(run: Run) -> dict:
