@@ -29,6 +29,39 @@ def _table(rows: list[tuple[str, str]]) -> str:
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
 
 
+def _sample_source(stores: int, last_day: date, years: float):
+    """Daily sales and the calendar from the project's sample generator (source-format files, cleaned)."""
+    import tempfile
+    from pathlib import Path
+
+    import pandas as pd
+
+    from include.forecast import SALES_DAYPARTS
+    from include.sample.generate import CALENDAR_PATH, SALES_PATH, generate_sample
+
+    with tempfile.TemporaryDirectory() as tmp:
+        generate_sample(Path(tmp), stores=stores, end_date=last_day, sales_years=max(1, int(years)), labor_weeks=1)
+        raw = pd.read_json(Path(tmp) / SALES_PATH, lines=True, dtype=False)
+        cal = pd.read_json(Path(tmp) / CALENDAR_PATH, lines=True, dtype=False)
+    store = raw["crf63_storenumber"].astype(str).str.strip()
+    daily = pd.DataFrame({
+        "store_id": store.str.zfill(6),
+        "business_date": pd.to_datetime(raw["crf63_calendardate"], errors="coerce").dt.date,
+        "channel": raw["crf63_sourcechannel"],
+        "daypart": raw["crf63_daypart"],
+        "net_sales": pd.to_numeric(raw["crf63_tynetsalesusd"], errors="coerce"),
+    })
+    good = (store.str.fullmatch(r"[0-9]{1,6}") & daily["business_date"].notna() & daily["daypart"].isin(SALES_DAYPARTS)
+            & (daily["net_sales"] >= 0))
+    daily = daily[good].drop_duplicates(["store_id", "business_date", "channel", "daypart"])
+    calendar = pd.DataFrame({
+        "calendar_date": pd.to_datetime(cal["crf63_date"]).dt.date,
+        "fiscal_week_label": [f"Y{y}W{w:02d}" for y, w in zip(cal["crf63_fiscalyearnumber"],
+                                                                cal["crf63_fiscalweeknumber"], strict=True)],
+    })
+    return daily, calendar
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stores", type=int, default=500)
@@ -38,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--honest-stores", type=int, default=200,
                         help="stores re-scored on 12 unseen weeks (0 to skip)")
     parser.add_argument("--last-day", type=date.fromisoformat, default=date(2026, 2, 18))
+    parser.add_argument("--source", choices=("synthetic", "sample"), default="synthetic",
+                        help="bench/forecast_synthetic.py, or the project's sample generator (include.sample)")
     args = parser.parse_args(argv)
 
     import numpy as np
@@ -52,8 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     from include.forecast.weekly import fiscal_weeks, horizon, weekly_series
 
     generated = time.perf_counter()
-    daily = sample_sales(args.stores, args.last_day, years=args.years, seed=args.seed)
-    calendar = fiscal_calendar(args.last_day.year - int(args.years) - 1, args.last_day.year + 1)
+    if args.source == "sample":
+        daily, calendar = _sample_source(args.stores, args.last_day, args.years)
+    else:
+        daily = sample_sales(args.stores, args.last_day, years=args.years, seed=args.seed)
+        calendar = fiscal_calendar(args.last_day.year - int(args.years) - 1, args.last_day.year + 1)
     tuned = load_tuned_orders()
     generated = time.perf_counter() - generated
 
@@ -71,8 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarize(results)
 
     rows = [
-        ("stores x years", f"{args.stores} x {args.years:g} ({len(daily):,} daily day-part rows; generated in "
-                           f"{generated:.1f} s)"),
+        ("stores x years", f"{args.stores} x {args.years:g} ({args.source}: {len(daily):,} daily rows; generated "
+                           f"in {generated:.1f} s)"),
         ("workers", str(args.workers)),
         ("total seconds (select + split)", f"{total:.1f}"),
         ("  of which model fitting", f"{fitted:.1f}"),
@@ -107,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             y = truths[r.store_id]
             naive = y[-BACKTEST_WEEKS - 52 : -52]
             scores.append((r.family, mape(y[-BACKTEST_WEEKS:], r.forecast), mape(y[-BACKTEST_WEEKS:], naive)))
-        frame = pd.DataFrame(scores, columns=["family", "chosen", "naive"])
+        frame = pd.DataFrame(scores, columns=["family", "chosen", "naive"]).dropna()  # no sales in the weeks
         won = int((frame["chosen"] < frame["naive"]).sum())
         rows.append(("", ""))
         rows.append(("honest check (12 unseen weeks)", f"{len(frame)} stores with 2y+ history, "
