@@ -126,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(("stores 2y+ beating naive (backtest)", f"{beat}/{len(long)} = {beat / max(1, len(long)):.1%}"
                                                          " (selection and score on the same 12 weeks)"))
     rows.append(("fallbacks used", str(sum(len(v) for v in summary["fallbacks"].values()))))
+    for store_id, reasons in list(summary["fallbacks"].items())[:5]:
+        rows.append((f"  store {store_id}", "; ".join(reasons)[:200]))
 
     if args.honest_stores:
         honest_started = time.perf_counter()

@@ -150,3 +150,12 @@ def test_forecast_all_covers_every_store_with_no_zero_forecast():
     assert families["100099"] == "peer-median"
     assert families["100005"] == "store-mean"  # 10 days: one complete week at most
     assert json.loads(models.set_index("store_id").loc["100001", "candidates"])["seasonal-naive"] > 0
+
+
+def test_a_store_closed_through_the_held_out_weeks_gets_its_mean_not_zeros():
+    y, t, t_future = _seasonal_series(60)
+    y[-12:] = 0.0  # closed for a remodel
+    result = forecast_store("000003", y, t, t_future)
+    assert result.model == "store-mean"
+    assert result.fallbacks == ["no sales in the 12 held-out weeks: store-mean"]
+    assert np.all(result.forecast > 0)

@@ -181,8 +181,9 @@ def forecast_store(
             return result
         log.warning("store %s: %s skipped on the full history: %s", store_id, candidate.name, problem)
         result.fallbacks.append(f"{candidate.name}: {problem}")
-    log.warning("store %s: every candidate failed; using the store mean", store_id)
-    result.fallbacks.append("all candidates failed: store-mean")
+    why = "all candidates failed" if np.any(test > 0) else f"no sales in the {backtest_weeks} held-out weeks"
+    log.warning("store %s: %s; using the store mean", store_id, why)
+    result.fallbacks.append(f"{why}: store-mean")
     result.model, result.family = mean_model.name, mean_model.family
     result.forecast = mean_model.fit_forecast(y, t, t_future)
     return result
