@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pandas as pd
@@ -114,6 +115,13 @@ def test_forecast_sales_writes_rows_and_a_rerun_changes_nothing(seeded):
     values = "SELECT store_id, fiscal_week_label, forecast_sales, model FROM sales.forecast_weekly ORDER BY 1, 2"
     assert conn.execute(values).fetchall() == [r[:2] + r[3:4] + r[4:5] for r in before["sales.forecast_weekly"]]
 
+    # One store again (store numbers normalised): same data, same numbers; only its model row is re-stamped.
+    subset = forecast_sales(conn, dag_id="sales", run_id="r5", stores={"100002"})
+    assert subset["stores_forecast"] == 1
+    assert subset["rows_written"] == {"sales.forecast_weekly": 0, "sales.forecast_daypart": 0,
+                                      "sales.forecast_models": 1}
+    json.dumps(subset)  # an XCom-able summary
+
 
 def test_forecast_labor_hours_and_idempotent_rerun(seeded):
     conn = seeded
@@ -133,6 +141,7 @@ def test_forecast_labor_hours_and_idempotent_rerun(seeded):
     ).fetchall()
     assert {float(r[0]) for r in morning} == {3.0}
     before = _snapshot(conn)
+    json.dumps(first)
     second = forecast_labor(conn, dag_id="labor", run_id="r2")
     assert second["skipped"] is True
     assert _snapshot(conn) == before
