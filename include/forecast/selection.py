@@ -1,4 +1,13 @@
-"""Choose each store's model by backtest (MAPE on the last weeks held out) and forecast with it."""
+"""Choose each store's model by backtest (MAPE on the last weeks held out) and forecast with it.
+
+Candidates: seasonal naive, the legacy ARIMA(5,1,0), the store's tuned legacy order (its
+52-week seasonal SARIMA only with two years of history), the AIC winner of a small grid of
+regression ARIMAs (drift + yearly Fourier pairs + holiday weeks; drift only under two
+years), and the mean of that winner and seasonal naive. The lowest backtest MAPE wins;
+the winner is refitted on all weeks. The MAPE is optimistic for the winner: it is the
+same 12 weeks the choice was made on (``bench/bench_forecast.py`` also scores it on
+unseen weeks).
+"""
 
 from __future__ import annotations
 
