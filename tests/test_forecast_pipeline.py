@@ -96,15 +96,16 @@ def test_forecast_sales_writes_rows_and_a_rerun_changes_nothing(seeded):
     assert second["skipped"] is True
     assert _snapshot(conn) == before
 
-    # A corrected day for one store: forecast again, rows of the other stores untouched.
+    # A corrected day for one store: forecast again; the other stores' numbers are the same.
     conn.execute("UPDATE sales.channel_daily SET net_sales = net_sales * 3 "
                  "WHERE store_id = '100002' AND business_date = '2026-02-10'")
     conn.commit()
     third = forecast_sales(conn, dag_id="sales", run_id="r3")
     assert third["skipped"] is False
-    after = conn.execute("SELECT * FROM sales.forecast_weekly ORDER BY 1, 2").fetchall()
-    assert [r for r in after if r[0] == "001089"] == [r for r in before["sales.forecast_weekly"] if r[0] == "001089"]
-    assert [r for r in after if r[0] == "100002"] != [r for r in before["sales.forecast_weekly"] if r[0] == "100002"]
+    after = [r[:6] for r in conn.execute("SELECT * FROM sales.forecast_weekly ORDER BY 1, 2")]
+    earlier = [r[:6] for r in before["sales.forecast_weekly"]]
+    assert [r for r in after if r[0] == "001089"] == [r for r in earlier if r[0] == "001089"]
+    assert [r for r in after if r[0] == "100002"] != [r for r in earlier if r[0] == "100002"]
 
     # Reverting the correction is new input again (not mistaken for the first load): values come back.
     conn.execute("UPDATE sales.channel_daily SET net_sales = round(net_sales / 3, 2) "
@@ -115,11 +116,14 @@ def test_forecast_sales_writes_rows_and_a_rerun_changes_nothing(seeded):
     values = "SELECT store_id, fiscal_week_label, forecast_sales, model FROM sales.forecast_weekly ORDER BY 1, 2"
     assert conn.execute(values).fetchall() == [r[:2] + r[3:4] + r[4:5] for r in before["sales.forecast_weekly"]]
 
-    # One store again (store numbers normalised): same data, same numbers; only its model row is re-stamped.
+    # One store again: only its rows are re-stamped (the date of forecast), with the same numbers.
     subset = forecast_sales(conn, dag_id="sales", run_id="r5", stores={"100002"})
     assert subset["stores_forecast"] == 1
-    assert subset["rows_written"] == {"sales.forecast_weekly": 0, "sales.forecast_daypart": 0,
+    assert subset["rows_written"] == {"sales.forecast_weekly": 5, "sales.forecast_daypart": 140,
                                       "sales.forecast_models": 1}
+    assert conn.execute(values).fetchall() == [r[:2] + r[3:4] + r[4:5] for r in before["sales.forecast_weekly"]]
+    stamps = dict(conn.execute("SELECT store_id, max(generated_at) FROM sales.forecast_weekly GROUP BY 1").fetchall())
+    assert stamps["100002"] > stamps["001089"]
     json.dumps(subset)  # an XCom-able summary
 
 

@@ -5,10 +5,12 @@ Idempotence: each table is loaded by :func:`include.warehouse.loader.load_batch`
 input is skipped before any model is fitted and changes no table (not even
 ``etl.load_batches``). When the input changes back to an earlier version, the etag gets
 the id of the latest batch as a suffix, so it is loaded again instead of being mistaken
-for the older load. Rows are upserted by key and only changed rows are updated:
-forecasts made earlier for weeks outside the new horizon stay as a history of forecasts;
-a week forecast again is overwritten (its ``updated_at`` shows when). ``forecast_models``
-keeps one row per store (the latest model).
+for the older load. Rows are upserted by key: a run on new input re-stamps
+``generated_at`` (sales) / ``trained_at`` of every row it forecasts, since that is the
+date of the forecast. Forecasts made earlier for weeks outside the new horizon stay as a
+history of forecasts; a week forecast again is overwritten. ``forecast_models`` keeps one
+row per store (the latest model). The labor forecast rows carry no run stamp: a re-run
+on changed input updates only the rows whose hours changed.
 """
 
 from __future__ import annotations
@@ -191,9 +193,10 @@ def forecast_sales(
         log.warning("%d active stores have no sales at all and are not forecast: %s", len(no_sales), no_sales[:10])
     results = forecast_all(weekly, list(future["week_start"]), tuned, newcomers, workers=workers)
     weekly_fc, models = forecast_frames(results, future)
-    models["trained_at"] = datetime.now(UTC)
     shares = daypart_shares(cells, sorted(weekly_fc["store_id"].unique()), start, end)
     daypart_fc = split_forecast(weekly_fc, shares)
+    stamp = datetime.now(UTC)  # the date of forecast (written back to Dataverse from generated_at)
+    weekly_fc["generated_at"] = daypart_fc["generated_at"] = models["trained_at"] = stamp
     loads = {}
     conn.commit()  # end the read transaction: the three loads commit together or not at all
     with conn.transaction():
