@@ -1,8 +1,10 @@
-"""Drift audit: compare Metabase's users, memberships and both graphs with the desired state.
+"""Drift audit: compare Metabase's users, memberships, both graphs and subscriptions with the desired state.
 
 The audit plans a permission sync against the live Metabase without writing (reads only);
 each planned change is a finding, sorted into grants that should not exist (extra) and grants
-that are missing. With ``repair`` the sync then runs for real and the audit checks again.
+that are missing (a subscription recipient who should not get a store's dashboard is an extra grant;
+a manager who does not get it, a missing one). With ``repair`` the sync then runs for real and the
+audit checks again.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from include.metabase.sync import sync
 
 #: Plan kinds that remove access someone has but should not.
 EXTRA_KINDS = frozenset({"remove membership", "revoke administrator", "revoke collection access",
-                         "revoke query access", "deactivate user"})
+                         "revoke query access", "deactivate user", "remove subscription recipient"})
+#: Plan kinds that are no grant either way (when and whether a subscription is sent).
+NEUTRAL_KINDS = frozenset({"change subscription schedule", "archive subscription"})
 
 
 def find_drift(transport: Transport, desired: DesiredState, reg: WarehouseRegistration) -> dict:
@@ -21,8 +25,8 @@ def find_drift(transport: Transport, desired: DesiredState, reg: WarehouseRegist
     probe = MetabaseClient(transport, dry_run=True)
     sync(probe, desired, reg)
     extra = [line for line in probe.plan if line.split(":", 1)[0] in EXTRA_KINDS]
-    missing = [line for line in probe.plan if line.split(":", 1)[0] not in EXTRA_KINDS
-               and not line.startswith("update ")]  # graph writes are summarised by their notes
+    missing = [line for line in probe.plan if line.split(":", 1)[0] not in EXTRA_KINDS | NEUTRAL_KINDS
+               and not line.startswith("update ")]  # graph and subscription writes are summarised by notes
     return {"extra": extra, "missing": missing}
 
 

@@ -45,6 +45,8 @@ class EmptyMetabase:
             return {"data": [], "total": 0}
         if path.startswith("/api/dashboard/") and path != "/api/dashboard/":
             return {"dashcards": [], "parameters": []}
+        if path == "/api/user/current":
+            return {}
         return []
 
 
@@ -211,3 +213,21 @@ class MetabaseClient:
 
     def update_dashboard(self, dashboard_id: int, body: dict, description: str) -> Any:
         return self._write("update dashboard", description, "PUT", f"/api/dashboard/{dashboard_id}", json=body)
+
+    # -- dashboard subscriptions (pulses) ---------------------------------------------------------
+    def current_user(self) -> dict:
+        """The user the requests act as (an API key's own user)."""
+        return self._get("/api/user/current") or {}
+
+    def pulses(self, *, archived: bool = False, dashboard_id: int | None = None) -> list[dict]:
+        """Dashboard subscriptions (archived ones, or the others), of one dashboard when given."""
+        params = {"archived": "true" if archived else "false", "creator_or_recipient": "false"}
+        if dashboard_id is not None:
+            params["dashboard_id"] = str(dashboard_id)
+        return self._get("/api/pulse/", params) or []
+
+    def create_pulse(self, body: dict, description: str) -> dict:
+        return self._write("create subscription", description, "POST", "/api/pulse/", json=body)
+
+    def update_pulse(self, pulse_id: int, body: dict, description: str) -> Any:
+        return self._write("update subscription", description, "PUT", f"/api/pulse/{pulse_id}", json=body)

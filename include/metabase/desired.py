@@ -100,6 +100,15 @@ class DesiredState:
         """Names of the store groups the user belongs in (admins keep their view/explore groups too)."""
         return {group_name(s, lvl) for s, lvl in self.user_grants(email).items() if lvl in LEVEL_GROUPS}
 
+    def store_managers(self) -> dict[str, set[str]]:
+        """Emails of each active store's managers: active users with a view or explore grant on it."""
+        out: dict[str, set[str]] = {}
+        for email in self.users:
+            for store_id, level in self.user_grants(email).items():
+                if level in LEVEL_GROUPS:
+                    out.setdefault(store_id, set()).add(email)
+        return out
+
 
 def load_desired(conn: psycopg.Connection) -> DesiredState:
     """Read stores, users and grants from the warehouse."""

@@ -1,4 +1,4 @@
-"""What the DAGs call: provisioning, refresh, permission sync and audit.
+"""What the DAGs call: provisioning, refresh, permission sync (with the weekly subscriptions) and audit.
 
 ``dry_run=None`` means: dry run when no ``metabase_default`` connection is configured, planned
 against an empty Metabase (everything to create). Each call returns a JSON-serialisable summary
@@ -86,7 +86,8 @@ def refresh_metabase(conn: psycopg.Connection, *, domain: str, dry_run: bool | N
 
 
 def sync_permissions(conn: psycopg.Connection, *, dry_run: bool | None = None) -> dict:
-    """Users (created, deactivated, reactivated), memberships and both permission graphs."""
+    """Users (created, deactivated, reactivated), memberships, weekly dashboard subscriptions (recipients
+    follow the grants; ``BW_METABASE_SUBSCRIPTION*`` settings) and both permission graphs."""
     from include.metabase.desired import load_desired, warehouse_registration
     from include.metabase.sync import sync
 

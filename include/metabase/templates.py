@@ -4,7 +4,9 @@ A template has a ``scope`` (``store``: one dashboard per store, in the store's c
 ``admin``: one dashboard in the administrators-only collection), ``parameters`` (dashboard
 filters) and ``cards``: native SQL where ``${schema}`` is the store's reporting schema and
 ``{{start_date}}``/``{{end_date}}`` are Metabase variables inside optional ``[[...]]`` clauses,
-plus the card's place on the grid (row, col, size_x, size_y).
+plus the card's place on the grid (row, col, size_x, size_y). ``"subscription": true`` on a store
+template makes each of its dashboards the one emailed weekly to the store's managers
+(``include/metabase/subscriptions.py``).
 
 Each instance carries a version hash of everything it is made of; provisioning compares it
 with the one in Metabase and updates the card or dashboard in place when it differs.
@@ -55,6 +57,7 @@ class DashboardTemplate:
     description: str
     parameters: list[dict]
     cards: list[CardTemplate]
+    subscription: bool = False
 
 
 def load_templates(directory: Path = TEMPLATES_DIR) -> list[DashboardTemplate]:
@@ -69,11 +72,13 @@ def load_templates(directory: Path = TEMPLATES_DIR) -> list[DashboardTemplate]:
                 for c in raw["cards"]
             ]
             template = DashboardTemplate(raw["key"], raw["scope"], raw["name"], raw.get("description", ""),
-                                         raw.get("parameters", []), cards)
+                                         raw.get("parameters", []), cards, bool(raw.get("subscription", False)))
         except (KeyError, TypeError, ValueError) as exc:
             raise TemplateError(f"{path.name}: {exc!r}") from exc
         if template.scope not in ("store", "admin"):
             raise TemplateError(f"{path.name}: scope must be 'store' or 'admin', not {template.scope!r}")
+        if template.subscription and template.scope != "store":
+            raise TemplateError(f"{path.name}: only store dashboards are emailed to store managers")
         params = {p["id"] for p in template.parameters}
         for card in cards:
             unknown = set(_TAG_RE.findall(card.sql)) - params

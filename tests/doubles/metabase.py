@@ -6,8 +6,12 @@ Administrators), databases, collections, cards, dashboards with dashcards, and b
 graphs with revisions (a stale revision gets 409; a PUT carries a partial graph and leaves the
 rest unchanged; ``sandboxes`` gets 402). A new database gives All Users native query access; a
 new top-level collection copies the root collection's permissions; Administrators always have
-full access. Every incoming request is validated against the published OpenAPI description; a
-request that does not fit is answered 400 and recorded in ``violations``.
+full access. Dashboard subscriptions (pulses with a ``dashboard_id``) keep their email recipients
+by user id and list only the active ones; archiving disables their channels; an update of a
+dashboard renames its subscriptions after it and adds its new cards to them; every request acts as
+a user (an API key as a user of its own). Every incoming request is validated against the
+published OpenAPI description; a request that does not fit is answered 400 and recorded in
+``violations``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 from tests.openapi_validation import request_errors
 
 ALL_USERS, ADMINS = 1, 2
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PROTECTED_PASSWORD = "**MetabasePass**"
 
 
@@ -49,6 +54,8 @@ class MetabaseDouble:
         self.setup_token = secrets.token_hex(16)
         self.sessions: dict[str, int] = {}
         self.api_keys: dict[str, int] = {}  # key -> group id
+        self.api_key_users: dict[str, dict] = {}  # key -> the key's own user (not listed among users)
+        self.current_user_id: int | None = None  # who sends the request being handled
         self.users: dict[int, dict] = {}
         self.groups: dict[int, dict] = {ALL_USERS: {"id": ALL_USERS, "name": "All Users"},
                                         ADMINS: {"id": ADMINS, "name": "Administrators"}}
@@ -61,6 +68,7 @@ class MetabaseDouble:
         self.coll_revision = 0
         self.cards: dict[int, dict] = {}
         self.dashboards: dict[int, dict] = {}
+        self.pulses: dict[int, dict] = {}
         self.sync_schema_calls: list[int] = []
         self.cache_invalidations: list[int] = []
         self._ids = Counter()
@@ -95,7 +103,7 @@ class MetabaseDouble:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -177,6 +185,10 @@ class MetabaseDouble:
         ("POST", "/api/dashboard/", "create_dashboard"),
         ("GET", "/api/dashboard/{id}", "get_dashboard"),
         ("PUT", "/api/dashboard/{id}", "update_dashboard"),
+        ("GET", "/api/pulse/", "list_pulses"),
+        ("POST", "/api/pulse/", "create_pulse"),
+        ("GET", "/api/pulse/{id}", "get_pulse"),
+        ("PUT", "/api/pulse/{id}", "update_pulse"),
     ]
 
     def _route(self, method: str, path: str) -> tuple[str, Any, list]:
@@ -192,18 +204,21 @@ class MetabaseDouble:
     # -- auth -----------------------------------------------------------------------------------
     def _authenticate(self, headers: dict[str, str]) -> None:
         lower = {k.lower(): v for k, v in headers.items()}
+        self.current_user_id = None
         if "x-api-key" in lower:
             group = self.api_keys.get(lower["x-api-key"])
             if group is None:
                 raise HttpError(401, "Unauthenticated")
             if group != ADMINS:
                 raise HttpError(403, "You don't have permissions to do that.")
+            self.current_user_id = self.api_key_users[lower["x-api-key"]]["id"]
             return
         user_id = self.sessions.get(lower.get("x-metabase-session", ""))
         if user_id is None or not self.users[user_id]["is_active"]:
             raise HttpError(401, "Unauthenticated")
         if not self.users[user_id]["is_superuser"]:
             raise HttpError(403, "You don't have permissions to do that.")
+        self.current_user_id = user_id
 
     def _setup(self, *, params: dict, body: dict) -> dict:
         if body["token"] != self.setup_token:
@@ -231,6 +246,10 @@ class MetabaseDouble:
             raise HttpError(404, "Not found.")
         key = "mb_" + secrets.token_urlsafe(32)
         self.api_keys[key] = body["group_id"]
+        uid = self._next("user")  # every API key acts as a user of its own (type api-key, never listed)
+        self.api_key_users[key] = {"id": uid, "email": f"api-key-user-{secrets.token_hex(8)}@api-key.invalid",
+                                   "first_name": body["name"], "last_name": "", "common_name": body["name"],
+                                   "is_active": True, "is_superuser": body["group_id"] == ADMINS}
         return {"id": len(self.api_keys), "name": body["name"], "unmasked_key": key, "masked_key": key[:7] + "..."}
 
     # -- users ----------------------------------------------------------------------------------
@@ -254,7 +273,14 @@ class MetabaseDouble:
         return self.users[uid]
 
     def _current_user(self, *, params: dict, body: Any) -> dict:
-        return {"id": 0, "email": "api-key", "is_superuser": True}
+        return self._any_user(self.current_user_id) or {}
+
+    def _any_user(self, uid: int | None) -> dict | None:
+        """A user or an API key's user, without secrets."""
+        user = self.users.get(uid) if uid is not None else None
+        if user is None:
+            user = next((u for u in self.api_key_users.values() if u["id"] == uid), None)
+        return None if user is None else {k: v for k, v in user.items() if k != "password"}
 
     def _list_users(self, *, params: dict, body: Any) -> dict:
         include = params.get("include_deactivated") == "true"
@@ -549,7 +575,164 @@ class MetabaseDouble:
                 dc_id = dc["id"] if dc["id"] >= 0 else self._next("dashcard")
                 new.append({**dc, "id": dc_id, "dashboard_id": dash_id})
             dash["dashcards"] = new
+        self._dashboard_updated(dash)
         return json.loads(json.dumps(dash))
+
+    # -- dashboard subscriptions (pulses) -------------------------------------------------------
+    def _dashboard_updated(self, dash: dict) -> None:
+        """Metabase's dashboard-update event: its subscriptions take the dashboard's name and collection,
+        and get a pulse card for each card newly on the dashboard."""
+        for pulse in self.pulses.values():
+            if pulse["dashboard_id"] != dash["id"]:
+                continue
+            pulse["name"], pulse["collection_id"] = dash["name"], dash.get("collection_id")
+            have = {c["id"] for c in pulse["cards"]}
+            for dc in dash["dashcards"]:
+                if dc.get("card_id") and dc["card_id"] not in have:
+                    pulse["cards"].append({"id": dc["card_id"], "include_csv": False, "include_xls": False,
+                                           "dashboard_card_id": dc["id"]})
+                    have.add(dc["card_id"])
+
+    def _public_pulse(self, pulse: dict) -> dict:
+        cards = []
+        for ref in pulse["cards"]:
+            card = self.cards.get(ref["id"])
+            if card is not None and not card.get("archived"):
+                cards.append({**ref, "name": card["name"], "description": card.get("description"),
+                              "display": card.get("display"), "collection_id": card.get("collection_id"),
+                              "dashboard_id": pulse["dashboard_id"], "parameter_mappings": None})
+        channels = []
+        for ch in pulse["channels"]:
+            users = [self.users[u] for u in sorted(ch["user_ids"]) if u in self.users and self.users[u]["is_active"]]
+            recipients = [{"email": e} for e in ch["emails"]] + [
+                {k: u[k] for k in ("id", "email", "first_name", "last_name", "common_name")} for u in users]
+            channels.append({k: v for k, v in ch.items() if k not in ("user_ids", "emails")}
+                            | {"pulse_id": pulse["id"], "recipients": recipients})
+        return json.loads(json.dumps({**pulse, "cards": cards, "channels": channels,
+                                      "creator": self._any_user(pulse["creator_id"]), "can_write": True}))
+
+    def _pulse(self, pulse_id: int) -> dict:
+        if pulse_id not in self.pulses:
+            raise HttpError(404, "Not found.")
+        return self.pulses[pulse_id]
+
+    def _list_pulses(self, *, params: dict, body: Any) -> list:
+        archived = params.get("archived") == "true"
+        dashboard_id = int(params["dashboard_id"]) if params.get("dashboard_id") else None
+        mine = params.get("creator_or_recipient") == "true"
+        out = []
+        for pulse in self.pulses.values():
+            dash = self.dashboards.get(pulse["dashboard_id"]) if pulse["dashboard_id"] else None
+            if pulse["archived"] != archived or (dash is not None and dash.get("archived")):
+                continue
+            if dashboard_id is not None and pulse["dashboard_id"] != dashboard_id:
+                continue
+            if mine and self.current_user_id != pulse["creator_id"] and not any(
+                    self.current_user_id in ch["user_ids"] for ch in pulse["channels"]):
+                continue
+            out.append(self._public_pulse(pulse))
+        return sorted(out, key=lambda p: (p["name"].lower(), p["id"]))
+
+    def _get_pulse(self, pulse_id: int, *, params: dict, body: Any) -> dict:
+        return self._public_pulse(self._pulse(pulse_id))
+
+    def _card_refs(self, cards: Any) -> list[dict]:
+        if not isinstance(cards, list) or not cards:
+            raise HttpError(400, "cards: value must be a non-empty sequence of card references.")
+        refs = []
+        for ref in cards:
+            if not isinstance(ref, dict) or not isinstance(ref.get("id"), int) or not all(
+                    isinstance(ref.get(k), bool) for k in ("include_csv", "include_xls")):
+                raise HttpError(400, "value must be a map with the keys `id`, `include_csv`, `include_xls`, and "
+                                     "`dashboard_card_id`.")
+            if ref["id"] not in self.cards or self.cards[ref["id"]].get("archived"):
+                raise HttpError(404, "Not found.")
+            refs.append({"id": ref["id"], "include_csv": ref["include_csv"], "include_xls": ref["include_xls"],
+                         "dashboard_card_id": ref.get("dashboard_card_id")})
+        return refs
+
+    def _channel(self, ch: Any, existing: dict[int, dict]) -> dict:
+        """One channel of a create or update, checked as Metabase's pulse-channel model does."""
+        if not isinstance(ch, dict):
+            raise HttpError(400, "channels: value must be a sequence of maps.")
+        kind, stype = ch.get("channel_type"), ch.get("schedule_type")
+        hour, day, frame = ch.get("schedule_hour"), ch.get("schedule_day"), ch.get("schedule_frame")
+        if kind not in ("email", "slack", "http") or not isinstance(ch.get("enabled"), bool):
+            raise HttpError(400, "channel_type must be email, slack or http, and enabled a boolean.")
+        hour_ok = isinstance(hour, int) and not isinstance(hour, bool) and 0 <= hour <= 23
+        valid = (stype == "hourly" or (stype == "daily" and hour_ok)
+                 or (stype == "weekly" and hour_ok and day in DAYS)
+                 or (stype == "monthly" and hour_ok and frame in ("first", "mid", "last")
+                     and (frame != "mid" or day is None)))
+        if not valid:
+            raise HttpError(400, f"invalid schedule: {stype} {day} {hour} {frame}")
+        user_ids: list[int] = []
+        emails: list[str] = []
+        for r in ch.get("recipients") or []:
+            if not isinstance(r, dict):
+                raise HttpError(400, "recipients: value must be a sequence of maps.")
+            if r.get("id") is not None:
+                user = self.users.get(r["id"])
+                if user is None:
+                    raise HttpError(404, f"User {r['id']} does not exist.")
+                if r.get("email") and r["email"] != user["email"]:
+                    raise HttpError(403, f"Wrong email address for User {r['id']}.")
+                user_ids.append(r["id"])
+            elif r.get("email"):
+                emails.append(r["email"])
+        channel_id = ch.get("id") if ch.get("id") in existing else self._next("pulse_channel")
+        details = {k: v for k, v in (ch.get("details") or {}).items() if k != "emails"}
+        return {"id": channel_id, "channel_type": kind, "enabled": ch["enabled"], "schedule_type": stype,
+                "schedule_hour": hour if stype != "hourly" else None,
+                "schedule_day": day if stype in ("weekly", "monthly") else None,
+                "schedule_frame": frame if stype == "monthly" else None, "details": details,
+                "channel_id": ch.get("channel_id"), "user_ids": sorted(set(user_ids)),
+                "emails": emails if kind == "email" else []}
+
+    def _create_pulse(self, *, params: dict, body: dict) -> dict:
+        cards = self._card_refs(body["cards"])
+        if not isinstance(body["channels"], list) or not body["channels"]:
+            raise HttpError(400, "channels: value must be a non-empty sequence of maps.")
+        dash_id = body.get("dashboard_id")
+        if dash_id is not None and dash_id not in self.dashboards:
+            raise HttpError(404, "Not found.")
+        for param in body.get("parameters") or []:
+            if not isinstance(param.get("id"), str) or not param["id"]:
+                raise HttpError(400, ":parameters must be a sequence of maps with String :id keys")
+        pulse_id = self._next("pulse")
+        collection = self.dashboards[dash_id].get("collection_id") if dash_id else body.get("collection_id")
+        pulse = {"id": pulse_id, "name": body["name"], "dashboard_id": dash_id, "collection_id": collection,
+                 "collection_position": body.get("collection_position"), "creator_id": self.current_user_id,
+                 "archived": False, "skip_if_empty": bool(body.get("skip_if_empty")),
+                 "parameters": body.get("parameters") or [], "entity_id": secrets.token_urlsafe(16)[:21],
+                 "cards": cards, "channels": []}
+        pulse["channels"] = [self._channel(ch, {}) for ch in body["channels"]]
+        self.pulses[pulse_id] = pulse
+        return self._public_pulse(pulse)
+
+    def _update_pulse(self, pulse_id: int, *, params: dict, body: dict) -> dict:
+        pulse = self._pulse(pulse_id)
+        if "collection_id" in body and pulse["dashboard_id"] and body["collection_id"] != pulse["collection_id"]:
+            raise HttpError(400, "collection ID of a dashboard subscription cannot be directly modified")
+        cards = self._card_refs(body["cards"]) if body.get("cards") is not None else None
+        existing = {c["id"]: c for c in pulse["channels"]}
+        channels = body.get("channels")
+        if channels is not None and (not isinstance(channels, list) or not channels):
+            raise HttpError(400, "channels: value must be a non-empty sequence of maps.")
+        new_channels = [self._channel(ch, existing) for ch in channels] if channels is not None else None
+        archived = body.get("archived")
+        if archived is not None and archived != pulse["archived"]:
+            pulse["archived"] = archived  # archiving disables every channel, restoring enables them
+            for ch in pulse["channels"]:
+                ch["enabled"] = not archived
+        for key in ("name", "skip_if_empty", "parameters"):
+            if body.get(key) is not None:
+                pulse[key] = body[key]
+        if cards is not None:
+            pulse["cards"] = cards
+        if new_channels is not None:
+            pulse["channels"] = new_channels  # the list is definitive: channels left out are deleted
+        return self._public_pulse(pulse)
 
     # -- helpers for tests ----------------------------------------------------------------------
     def bootstrap(self, email: str = "admin@example.com", password: str = "S3cure-Passw0rd!") -> str:
@@ -564,6 +747,21 @@ class MetabaseDouble:
                                json={"name": "Airflow", "group_id": ADMINS})
         answer.raise_for_status()
         return answer.json()["unmasked_key"]
+
+    def subscribers(self, dashboard_id: int, *, archived: bool = False) -> list[set[str]]:
+        """Emails that receive each subscription of a dashboard: active user recipients of enabled email
+        channels, and raw addresses (one set per subscription)."""
+        out = []
+        for pulse in self.pulses.values():
+            if pulse["dashboard_id"] != dashboard_id or pulse["archived"] != archived:
+                continue
+            emails: set[str] = set()
+            for ch in pulse["channels"]:
+                if ch["channel_type"] == "email" and (ch["enabled"] or archived):
+                    emails |= {self.users[u]["email"] for u in ch["user_ids"] if self.users[u]["is_active"]}
+                    emails |= set(ch["emails"])
+            out.append(emails)
+        return out
 
     def user_by_email(self, email: str) -> dict | None:
         return next((u for u in self.users.values() if u["email"].lower() == email.lower()), None)
