@@ -90,9 +90,11 @@ def test_browser_logs_in_and_opens_a_successful_run(airflow_ui):
     try:
         wait = WebDriverWait(driver, 60)
         driver.get(f"http://127.0.0.1:{port}/")
-        wait.until(ec.presence_of_element_located((By.NAME, "username"))).send_keys("admin")
+        username = wait.until(ec.presence_of_element_located((By.NAME, "username")))
+        username.send_keys("admin")
         driver.find_element(By.NAME, "password").send_keys(admin_password(env["AIRFLOW_HOME"]))
         driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait.until(ec.staleness_of(username))  # signed in: the login form is gone
         driver.get(f"http://127.0.0.1:{port}/dags")
         for dag_id in sorted(DOMAIN_DAGS):
             wait.until(ec.presence_of_element_located((By.XPATH, f"//a[contains(@href, '/dags/{dag_id}')]")))
