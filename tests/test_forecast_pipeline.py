@@ -93,7 +93,7 @@ def test_forecast_sales_writes_rows_and_a_rerun_changes_nothing(seeded):
     before = _snapshot(conn)
 
     second = forecast_sales(conn, dag_id="sales", run_id="r2")
-    assert second["skipped"] is True
+    assert second["skipped"] is True and set(second["rows_written"].values()) == {0}
     assert _snapshot(conn) == before
 
     # A corrected day for one store: forecast again; the other stores' numbers are the same.

@@ -181,7 +181,7 @@ def forecast_sales(
                      "horizon": list(future["fiscal_week_label"])}
     if _current(conn, SALES_SOURCE, items, input_hash):
         log.info("sales forecast input unchanged since the last load: skipped")
-        return {**summary, "skipped": True, "stores_forecast": 0, "rows_written": 0}
+        return {**summary, "skipped": True, "stores_forecast": 0, "rows_written": dict.fromkeys(items, 0)}
     weekly = weekly_series(daily, calendar, as_of)[0] if not daily.empty else daily.assign(week_start=None)
     with_weeks = set(weekly["store_id"])
     newcomers = {
