@@ -172,6 +172,8 @@ def test_staging_pauses_schedules_and_uses_staging_certificates(models):
     for name in AIRFLOW:
         assert staging[name]["environment"]["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] == "True"
         assert production[name]["environment"]["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] == "False"
+        assert staging[name]["environment"]["BW_METABASE_SUBSCRIPTIONS"] == "off"
+        assert production[name]["environment"].get("BW_METABASE_SUBSCRIPTIONS", "on") == "on"
     assert staging["certbot"]["environment"]["CERTBOT_STAGING"] == "1"
     assert production["certbot"]["environment"]["CERTBOT_STAGING"] == "0"
     assert staging["nginx"]["environment"]["METABASE_HOST"] != production["nginx"]["environment"]["METABASE_HOST"]
