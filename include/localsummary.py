@@ -25,8 +25,8 @@ def table_counts(conn: psycopg.Connection) -> dict[str, int]:
 
 def quarantine_reasons(conn: psycopg.Connection, limit: int = 10) -> list[tuple[str, str, int]]:
     return conn.execute(
-        """SELECT source, regexp_replace(split_part(reason, ':', 1), '[0-9]+', 'N', 'g') AS kind, count(*) FROM etl.quarantine
-           GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT %s""",
+        """SELECT source, regexp_replace(split_part(reason, ':', 1), '[0-9]+', 'N', 'g') AS kind, count(*)
+           FROM etl.quarantine GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT %s""",
         (limit,),
     ).fetchall()
 

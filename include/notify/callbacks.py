@@ -125,6 +125,11 @@ def run_summary_callback(context: Any) -> None:
     run_id = context.get("run_id") or getattr(dag_run, "run_id", "unknown")
     failed = run_failed(context)
     summary = _collect(dag_id, run_id, failed)
+    from include.pipelines.common import skipped_summary
+
+    skipped = skipped_summary(dag_id, run_id)
+    if skipped:
+        summary.notes.append(skipped)
     if failed:
         task_id = getattr(context.get("ti"), "task_id", None)
         reason = context.get("reason") or "failed"

@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,34 @@ def allowed_stores() -> set[str] | None:
     """The allowlist as a set, or None when every store is allowed."""
     allow = settings().store_allowlist
     return set(allow) if allow else None
+
+
+SKIPPED_FILE = "skipped-outside-allowlist.json"
+
+
+def note_skipped(run: Run, what: str, stores: Iterable[str], count: int) -> None:
+    """Record what a step left out because of ``BW_STORE_ALLOWLIST`` (for the run summary)."""
+    stores = sorted(set(stores))
+    if not count and not stores:
+        return
+    path = run.work_dir / SKIPPED_FILE
+    notes = json.loads(path.read_text()) if path.exists() else {}
+    notes[what] = {"count": count, "stores": stores}
+    write_json(path, notes)
+    log.info("%s: %d left out for %d stores outside BW_STORE_ALLOWLIST", what, count, len(stores))
+
+
+def skipped_summary(dag_id: str, run_id: str) -> str | None:
+    """One sentence on what this run skipped because of the allowlist, or None."""
+    allow = settings().store_allowlist
+    path = Run(dag_id, run_id).work_dir / SKIPPED_FILE
+    if not allow:
+        return None
+    notes = json.loads(path.read_text()) if path.exists() else {}
+    stores = sorted({s for note in notes.values() for s in note["stores"]})
+    parts = [f"{what} {note['count']:,}" for what, note in sorted(notes.items())]
+    return (f"BW_STORE_ALLOWLIST limits this run to {len(allow)} stores; skipped {len(stores)} other stores"
+            + (f" ({', '.join(parts)})" if parts else ""))
 
 
 def fingerprint(*parts: object) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 
 from include.config import settings
-from include.pipelines.common import Run, allowed_stores, write_json
+from include.pipelines.common import Run, allowed_stores, note_skipped, write_json
 from include.sources.base import RemoteFile
 from include.sources.factory import file_store, table_store
 from include.warehouse.loader import BatchInfo, Target
@@ -39,6 +39,9 @@ def extract_labor(run: Run) -> dict:
     selection = select_newest_files(sorted(by_name))
     allow = allowed_stores()
     chosen = [n for n in selection.chosen if allow is None or parse_labor_file_name(n).store_id in allow]
+    taken = set(chosen)
+    outside = [parse_labor_file_name(n).store_id for n in selection.chosen if n not in taken]
+    note_skipped(run, "labor files", outside, len(outside))
     folder = run.work_dir / "labor"
     files = []
     with connect() as conn:

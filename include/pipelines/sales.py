@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psycopg
 
-from include.pipelines.common import Run, allowed_stores
+from include.pipelines.common import Run, allowed_stores, note_skipped
 from include.sources.factory import table_store
 from include.warehouse.loader import BatchInfo, LoadResult, Target
 
@@ -91,6 +91,8 @@ def _load_chunks(conn: psycopg.Connection, run: Run, extracted: dict):
 
     allow = allowed_stores()
     seen = SeenKeys(KEY)
+    outside: set[str] = set()
+    outside_rows = 0
     path = Path(extracted["path"])
     for part, (chunk, offset) in enumerate(split_lines(path, CHUNK_ROWS, run.work_dir), 1):
         records = read_jsonl(chunk)
@@ -111,12 +113,15 @@ def _load_chunks(conn: psycopg.Connection, run: Run, extracted: dict):
         skipped = 0
         if allow is not None:
             keep = clean["store_id"].isin(allow).to_numpy()
+            outside.update(clean.loc[~keep, "store_id"])
             clean, skipped = clean[keep], int(np.count_nonzero(~keep))
+            outside_rows += skipped
         item = SALES_ENTITY if offset == 0 and chunk == path else f"{SALES_ENTITY} (lines from {offset + 1})"
         etag = _etag(extracted["cursor"], allow)
         info = BatchInfo(run.dag_id, run.run_id, SOURCE, item, None if etag is None else f"{etag}#{part}")
         loaded = load_batch(conn, CHANNEL_DAILY, clean.reset_index(drop=True), rejects, info)
         yield {**loaded.as_dict(), "skipped_outside_allowlist": skipped, "batches": 1}
+    note_skipped(run, "sales rows", outside, outside_rows)
 
 
 def forecast(run: Run) -> dict:

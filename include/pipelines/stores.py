@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from include.config import settings
-from include.pipelines.common import Run, allowed_stores
+from include.pipelines.common import Run, allowed_stores, note_skipped
 from include.sources.factory import file_store, table_store
 from include.warehouse.loader import BatchInfo, LoadResult, Target
 
@@ -54,8 +54,8 @@ def load_stores(run: Run, extracted: dict) -> dict:
     allow = allowed_stores()
     if allow is not None:
         keep = clean["store_id"].isin(allow)
+        note_skipped(run, "store rows", clean.loc[~keep, "store_id"], int((~keep).sum()))
         clean, skipped = clean[keep], int((~keep).sum())
-        log.info("%d stores outside BW_STORE_ALLOWLIST skipped", skipped)
     info = BatchInfo(run.dag_id, run.run_id, "onedrive:stores", extracted["item"], _etag(extracted, allow))
     with connect() as conn:
         loaded = load_batch(conn, STORES, clean, result.rejects, info)
