@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
+from include.warehouse.labor_files import missing_labor_stores
+
 if TYPE_CHECKING:
     import psycopg
 
@@ -251,26 +253,6 @@ def _add_labor(
     summary.missing_stores = missing_labor_stores(conn, summary.business_dates, expected)
 
 
-def missing_labor_stores(
-    conn: psycopg.Connection, dates: list[date], expected: Collection[str] | None = None
-) -> dict[date, list[str]]:
-    """Active stores (open on the date; among ``expected`` when given) without a labor file, per date."""
-    if not dates:
-        return {}
-    only = sorted(expected) if expected else None
-    rows = conn.execute(
-        """SELECT d::date, s.store_id FROM core.stores s CROSS JOIN unnest(%s::date[]) d
-           WHERE s.active AND (s.opened_on IS NULL OR s.opened_on <= d)
-             AND (%s::text[] IS NULL OR s.store_id = ANY(%s::text[]))
-             AND NOT EXISTS (SELECT 1 FROM labor.files_received f
-                             WHERE f.store_id = s.store_id AND f.business_date = d)
-           ORDER BY 1, 2""",
-        (dates, only, only),
-    ).fetchall()
-    missing: dict[date, list[str]] = {}
-    for day, store_id in rows:
-        missing.setdefault(day, []).append(store_id)
-    return missing
 
 
 def forecast_accuracy(conn: psycopg.Connection) -> ForecastAccuracy:

@@ -79,6 +79,22 @@ def skipped_summary(dag_id: str, run_id: str) -> str | None:
             + (f" ({', '.join(parts)})" if parts else ""))
 
 
+def allowlist_etag(etag: str | None, allow: set[str] | None) -> str | None:
+    """A source version qualified by the allowlist: a changed allowlist loads the item anew."""
+    if etag is None or allow is None:
+        return etag
+    return f"{etag}:{','.join(sorted(allow))}"
+
+
+def refresh_metabase(domain: str) -> dict:
+    """Schema sync and cache refresh in Metabase after a domain's load (dry run without a connection)."""
+    from include.metabase.tasks import refresh_metabase as refresh
+    from include.warehouse.connection import connect
+
+    with connect() as conn:
+        return refresh(conn, domain=domain)
+
+
 def fingerprint(*parts: object) -> str:
     """A short stable hash of JSON-serialisable parts (used as a batch etag)."""
     payload = json.dumps(parts, sort_keys=True, default=str).encode()

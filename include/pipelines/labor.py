@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 
 from include.config import settings
+from include.pipelines import common
 from include.pipelines.common import Run, allowed_stores, note_skipped, write_json
 from include.sources.base import RemoteFile
 from include.sources.factory import file_store, table_store
@@ -161,19 +162,10 @@ def _upsert_employees(conn: psycopg.Connection, employees) -> None:
 
 def missing_labor_files(conn: psycopg.Connection, dates: list[date]) -> list[dict]:
     """Active stores (open on the date, in the allowlist) without a labor file for each date."""
-    if not dates:
-        return []
-    allow = allowed_stores()
-    rows = conn.execute(
-        """SELECT s.store_id, d::date FROM core.stores s CROSS JOIN unnest(%s::date[]) d
-           WHERE s.active AND (s.opened_on IS NULL OR s.opened_on <= d)
-             AND (%s::text[] IS NULL OR s.store_id = ANY(%s::text[]))
-             AND NOT EXISTS (SELECT 1 FROM labor.files_received f
-                             WHERE f.store_id = s.store_id AND f.business_date = d)
-           ORDER BY 2, 1""",
-        (dates, sorted(allow) if allow else None, sorted(allow) if allow else None),
-    ).fetchall()
-    return [{"store_id": s, "business_date": d.isoformat()} for s, d in rows]
+    from include.warehouse.labor_files import missing_labor_stores
+
+    missing = missing_labor_stores(conn, dates, allowed_stores())
+    return [{"store_id": s, "business_date": d.isoformat()} for d, stores in missing.items() for s in stores]
 
 
 def forecast(run: Run) -> dict:
@@ -197,11 +189,8 @@ def write_back(run: Run) -> dict:
 
 
 def refresh_metabase(run: Run) -> dict:
-    from include.metabase.tasks import refresh_metabase as refresh
-    from include.warehouse.connection import connect
-
-    with connect() as conn:
-        return refresh(conn, domain="labor")
+    """Schema sync and cache refresh after the labor load."""
+    return common.refresh_metabase("labor")
 
 
 __all__ = ["extract_labor", "forecast", "load_labor", "missing_labor_files", "refresh_metabase",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psycopg
 
+from include.pipelines import common
 from include.pipelines.common import Run, allowed_stores, note_skipped
 from include.sources.factory import table_store
 from include.warehouse.loader import BatchInfo, LoadResult, Target
@@ -117,7 +118,7 @@ def _load_chunks(conn: psycopg.Connection, run: Run, extracted: dict):
             clean, skipped = clean[keep], int(np.count_nonzero(~keep))
             outside_rows += skipped
         item = SALES_ENTITY if offset == 0 and chunk == path else f"{SALES_ENTITY} (lines from {offset + 1})"
-        etag = _etag(extracted["cursor"], allow)
+        etag = common.allowlist_etag(extracted["cursor"], allow)
         info = BatchInfo(run.dag_id, run.run_id, SOURCE, item, None if etag is None else f"{etag}#{part}")
         loaded = load_batch(conn, CHANNEL_DAILY, clean.reset_index(drop=True), rejects, info)
         yield {**loaded.as_dict(), "skipped_outside_allowlist": skipped, "batches": 1}
@@ -145,14 +146,5 @@ def write_back(run: Run) -> dict:
 
 
 def refresh_metabase(run: Run) -> dict:
-    from include.metabase.tasks import refresh_metabase as refresh
-    from include.warehouse.connection import connect
-
-    with connect() as conn:
-        return refresh(conn, domain="sales")
-
-
-def _etag(cursor: str | None, allow: set[str] | None) -> str | None:
-    if cursor is None:
-        return None
-    return cursor if allow is None else f"{cursor}:{','.join(sorted(allow))}"
+    """Schema sync and cache refresh after the sales load."""
+    return common.refresh_metabase("sales")

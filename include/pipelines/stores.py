@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from include.config import settings
-from include.pipelines.common import Run, allowed_stores, note_skipped
+from include.pipelines.common import Run, allowed_stores, allowlist_etag, note_skipped
 from include.sources.factory import file_store, table_store
 from include.warehouse.loader import BatchInfo, LoadResult, Target
 
@@ -56,7 +56,8 @@ def load_stores(run: Run, extracted: dict) -> dict:
         keep = clean["store_id"].isin(allow)
         note_skipped(run, "store rows", clean.loc[~keep, "store_id"], int((~keep).sum()))
         clean, skipped = clean[keep], int((~keep).sum())
-    info = BatchInfo(run.dag_id, run.run_id, "onedrive:stores", extracted["item"], _etag(extracted, allow))
+    etag = allowlist_etag(extracted["etag"], allow)
+    info = BatchInfo(run.dag_id, run.run_id, "onedrive:stores", extracted["item"], etag)
     with connect() as conn:
         loaded = load_batch(conn, STORES, clean, result.rejects, info)
     return {**loaded.as_dict(), "skipped_outside_allowlist": skipped}
@@ -73,6 +74,8 @@ def load_calendar(run: Run, extracted: dict) -> dict:
     source = f"dataverse:{CALENDAR_ENTITY}"
     with connect() as conn:
         if extracted["rows"] == 0:
+            with conn.transaction():
+                set_state(conn, source, extracted["cursor"])
             log.info("fiscal calendar unchanged since the last load")
             return _unchanged()
         result = transform_calendar(read_jsonl(Path(extracted["path"])))
@@ -99,11 +102,6 @@ def provision_metabase(run: Run) -> dict:
 
     with connect() as conn:
         return provision_stores(conn, stores=allowed_stores())
-
-
-def _etag(extracted: dict, allow: set[str] | None) -> str:
-    """The item's etag, qualified by the allowlist (a new allowlist is a new load)."""
-    return extracted["etag"] if allow is None else f"{extracted['etag']}:{','.join(sorted(allow))}"
 
 
 def _unchanged() -> dict:
