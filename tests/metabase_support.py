@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from include.metabase.desired import load_desired
 from tests.doubles.metabase import MetabaseDouble
 
 STORES = [f"{n:06d}" for n in (101, 126, 205, 318, 422, 507, 611, 733, 845, 912)]
@@ -67,3 +68,27 @@ def metabase_double(monkeypatch, tmp_path) -> Iterator[MetabaseDouble]:
         monkeypatch.setenv("BW_METABASE_DB_PASSWORD", "reader-secret")
         yield double
         assert double.violations == [], "requests that do not fit Metabase's OpenAPI description"
+
+
+def warehouse_db(double) -> int:
+    """The id of the registered warehouse in the double."""
+    return next(iter(double.databases))
+
+
+def assert_isolation(double, conn, minimum: int = 15) -> int:
+    """Each user's reachable stores (collections, query access, admin) equal their grants exactly."""
+    desired = load_desired(conn)
+    db = warehouse_db(double)
+    checked = 0
+    for email in desired.users:
+        grants = desired.user_grants(email)
+        colls, queries, admin = double.reachable(email, db)
+        if "admin" in grants.values():
+            assert admin, email
+            continue
+        assert not admin, email
+        assert colls == set(grants), f"{email}: collections {sorted(colls)} != grants {sorted(grants)}"
+        assert queries == {s for s, lvl in grants.items() if lvl == "explore"}, email
+        checked += 1
+    assert checked >= minimum
+    return checked

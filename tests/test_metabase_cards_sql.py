@@ -54,6 +54,8 @@ def _seed(conn: psycopg.Connection) -> None:
                 conn.execute("INSERT INTO labor.forecast_daypart (store_id, business_date, daypart, hours_needed, "
                              "forecast_sales) VALUES (%s, %s, 'Lunch', 6, 900)", (store, day))
             conn.execute("INSERT INTO labor.files_received VALUES (%s, %s, 'labor.zip')", (store, DAYS[0]))
+            conn.execute("INSERT INTO sales.forecast_models (store_id, model, family, backtest_mape, naive_mape, "
+                         "history_weeks) VALUES (%s, 'sarima', 'sarima', 4.2, 5.1, 104)", (store,))
             for week in (1, 2):
                 conn.execute("INSERT INTO sales.forecast_weekly (store_id, fiscal_week_label, week_start, "
                              "forecast_sales, model) VALUES (%s, %s, %s, 14500, 'sarima')",

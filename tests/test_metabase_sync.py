@@ -8,32 +8,13 @@ from include.metabase.desired import load_desired
 from include.metabase.tasks import audit_permissions, format_latest_plans, provision_stores, sync_permissions
 from tests.metabase_support import (
     STORES,
+    assert_isolation,
     metabase_double,  # noqa: F401  (the `metabase` fixture)
     seed_access,
+    warehouse_db,
 )
 
 pytestmark = pytest.mark.metabase
-
-
-def _warehouse_db(double) -> int:
-    return next(iter(double.databases))
-
-
-def _assert_isolation(double, conn) -> None:
-    desired = load_desired(conn)
-    db = _warehouse_db(double)
-    checked = 0
-    for email in desired.users:
-        grants = desired.user_grants(email)
-        colls, queries, admin = double.reachable(email, db)
-        if "admin" in grants.values():
-            assert admin, email
-            continue
-        assert not admin, email
-        assert colls == set(grants), f"{email}: collections {sorted(colls)} != grants {sorted(grants)}"
-        assert queries == {s for s, lvl in grants.items() if lvl == "explore"}, email
-        checked += 1
-    assert checked >= 15
 
 
 def test_sync_matches_grants_exactly_and_second_sync_writes_nothing(warehouse, metabase):
@@ -41,7 +22,7 @@ def test_sync_matches_grants_exactly_and_second_sync_writes_nothing(warehouse, m
     provision_stores(warehouse)
     first = sync_permissions(warehouse)
     assert first["counts"]["create user"] == 18  # active users with grants (one inactive, one without)
-    _assert_isolation(metabase, warehouse)
+    assert_isolation(metabase, warehouse)
     assert metabase.user_by_email("user18@beachwood.me") is None  # never granted: not created
     assert metabase.user_by_email("user19@beachwood.me")["is_superuser"]
     writes = metabase.writes
@@ -67,17 +48,17 @@ def test_revocation_deactivates_and_a_new_grant_reactivates(warehouse, metabase)
     assert result["counts"]["deactivate user"] == 1
     user = metabase.user_by_email(email)
     assert user is not None and not user["is_active"]  # deactivated, never deleted
-    assert metabase.reachable(email, _warehouse_db(metabase)) == (set(), set(), False)
+    assert metabase.reachable(email, warehouse_db(metabase)) == (set(), set(), False)
     assert metabase.groups_of(user["id"]) == {1}  # only All Users left
-    _assert_isolation(metabase, warehouse)
+    assert_isolation(metabase, warehouse)
     # granted again: reactivated with exactly the new grant
     warehouse.execute("INSERT INTO access.user_store_access (user_id, store_id, access_level) "
                       "SELECT user_id, %s, 'view' FROM access.users WHERE email = %s", (STORES[9], email))
     warehouse.commit()
     result = sync_permissions(warehouse)
     assert result["counts"]["reactivate user"] == 1
-    assert metabase.reachable(email, _warehouse_db(metabase))[0] == {STORES[9]}
-    _assert_isolation(metabase, warehouse)
+    assert metabase.reachable(email, warehouse_db(metabase))[0] == {STORES[9]}
+    assert_isolation(metabase, warehouse)
 
 
 def test_level_change_moves_the_user_between_groups(warehouse, metabase):
@@ -91,7 +72,7 @@ def test_level_change_moves_the_user_between_groups(warehouse, metabase):
     warehouse.commit()
     result = sync_permissions(warehouse)
     assert result["counts"] == {"remove membership": 1, "add membership": 1}
-    _assert_isolation(metabase, warehouse)
+    assert_isolation(metabase, warehouse)
 
 
 def test_audit_finds_and_repairs_out_of_band_grants(warehouse, metabase):
@@ -107,7 +88,7 @@ def test_audit_finds_and_repairs_out_of_band_grants(warehouse, metabase):
     metabase._add_member(victim["id"], groups[f"Store {other} - viewers"])
     coll = next(c for c, v in metabase.collections.items() if f"[bw:store/{STORES[0]}]" in v["description"])
     metabase.coll_perms.setdefault(groups[f"Store {STORES[1]} - explorers"], {})[str(coll)] = "write"
-    metabase.data_perms.setdefault(1, {})[_warehouse_db(metabase)] = {
+    metabase.data_perms.setdefault(1, {})[warehouse_db(metabase)] = {
         "view-data": "unrestricted", "create-queries": "query-builder-and-native"}
     metabase._set_superuser(metabase.user_by_email("user03@beachwood.me")["id"], True)
     result = audit_permissions(warehouse)
@@ -119,7 +100,7 @@ def test_audit_finds_and_repairs_out_of_band_grants(warehouse, metabase):
     assert "revoke administrator: user03@beachwood.me" in extra
     assert result["repaired"] and result["remaining"] == []
     assert "Grants that should not exist" in result["text"]
-    _assert_isolation(metabase, warehouse)
+    assert_isolation(metabase, warehouse)
     assert audit_permissions(warehouse)["drift"] is False
 
 
