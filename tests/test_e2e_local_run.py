@@ -176,12 +176,3 @@ def test_metabase_plan_is_a_dry_run(local_runs):
 
     assert all(json.loads(p.read_text()).get("dry_run") for p in plans)
 
-
-def test_each_labor_file_commits_in_its_own_transaction(local_runs):
-    """One transaction per file: rows of different files carry different transaction ids."""
-    url, *_ = local_runs
-    with psycopg.connect(url) as conn:
-        files, transactions = conn.execute(
-            "SELECT count(*), count(DISTINCT xmin::text) FROM labor.files_received"
-        ).fetchone()
-    assert files > 1 and transactions == files

@@ -171,3 +171,16 @@ def test_killed_load_leaves_no_partial_batch_and_its_retry_completes(warehouse, 
                        BatchInfo("sales", "r1", "bench", "big", "k1"))
     assert retry.rows_inserted == rows and not retry.skipped
     assert warehouse.execute("SELECT count(*) FROM sales.channel_daily").fetchone()[0] == rows
+
+
+def test_a_batch_commits_when_its_block_ends_even_after_earlier_reads(warehouse_url):
+    """Pipeline connections run each batch as its own transaction, not as a savepoint of an open one."""
+    from include.warehouse.connection import connect
+
+    with connect(warehouse_url) as conn, psycopg.connect(warehouse_url) as observer:
+        conn.execute("SELECT count(*) FROM etl.load_batches").fetchone()  # a read first, as the pipelines do
+        load_batch(conn, CHANNEL_DAILY, _frame(), empty_rejects(), _info("first"))
+        assert observer.execute("SELECT count(*) FROM etl.load_batches").fetchone()[0] == 1
+        observer.commit()
+        load_batch(conn, CHANNEL_DAILY, _frame(), empty_rejects(), _info("second"))
+        assert observer.execute("SELECT count(*) FROM etl.load_batches").fetchone()[0] == 2
