@@ -98,9 +98,10 @@ def ensure_sample_data() -> Path:
     return dest
 
 
-def _describe(manifest: object) -> str:
-    counts = getattr(manifest, "counts", None)
-    return ", ".join(f"{k} {v}" for k, v in counts.items()) if isinstance(counts, dict) else "generated"
+def _describe(manifest) -> str:
+    bad = len(manifest.bad_records)
+    return (f"{manifest.sales_rows:,} sales rows, {manifest.labor_files:,} labor files, {manifest.users} users, "
+            f"{bad} deliberately bad records")
 
 
 def migrate_airflow() -> None:
