@@ -17,10 +17,10 @@ from include.transforms.common import (
     clean_text,
     ensure_source_row,
     is_missing,
-    make_rejects,
-    raw_dicts,
     records_frame,
+    validate_rows,
 )
+from include.transforms.jsonl import INVALID_JSON_COLUMN
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -118,33 +118,18 @@ def _calendar_row(row: dict[str, Any]) -> tuple[dict[str, Any] | None, str | Non
 
 def transform_calendar(records: pd.DataFrame) -> Transformed:
     """Clean calendar days; a repeated date keeps its first record."""
+    import pandas as pd
+
     records = ensure_source_row(records)
-    if "_invalid_json" in records.columns:
-        invalid = records["_invalid_json"].notna().to_numpy()
-    else:
-        invalid = [False] * len(records)
-    clean: list[dict[str, Any]] = []
-    reject_index: list[int] = []
-    reasons: list[str] = []
-    first_row: dict[date, int] = {}
-    for index, row in enumerate(records.to_dict("records")):
-        if invalid[index]:
-            day_row, reason = None, "invalid JSON: the line is not a JSON object"
-        else:
-            day_row, reason = _calendar_row(row)
-        if day_row is not None and day_row["calendar_date"] in first_row:
-            day_row, reason = None, (
-                f"duplicate date: {day_row['calendar_date'].isoformat()} is already on row "
-                f"{first_row[day_row['calendar_date']]}"
-            )
-        if day_row is None:
-            reject_index.append(index)
-            reasons.append(reason or "invalid row")
-            continue
-        first_row[day_row["calendar_date"]] = int(row["source_row"])
-        clean.append(day_row)
-    rejected = records.iloc[reject_index]
-    raw_columns = [c for c in records.columns if c != "source_row"]
-    rejects = make_rejects(rejected["source_row"].tolist(), raw_dicts(rejected, raw_columns), reasons)
+
+    def validate(row: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+        if pd.notna(row.get(INVALID_JSON_COLUMN)):
+            return None, "invalid JSON: the line is not a JSON object"
+        return _calendar_row(row)
+
+    clean, rejects = validate_rows(
+        records, validate, "calendar_date",
+        lambda day, first: f"duplicate date: {day.isoformat()} is already on row {first}",
+    )
     frame = records_frame(clean, CLEAN_COLUMNS).astype({"fiscal_year": "int64", "fiscal_week": "int64"})
     return Transformed(frame, rejects)

@@ -242,3 +242,32 @@ class FirstReason:
 def quoted(values: pd.Series) -> pd.Series:
     """``'value'`` text for reasons (vectorised), ``''`` for missing values."""
     return "'" + values.astype("str").fillna("") + "'"
+
+
+def validate_rows(
+    records: pd.DataFrame,
+    validate: Callable[[dict[str, Any]], tuple[dict[str, Any] | None, str | None]],
+    key: str,
+    duplicate: Callable[[Any, int], str],
+) -> tuple[list[dict[str, Any]], pd.DataFrame]:
+    """Validate each record in order: (clean rows, rejects).
+
+    ``validate`` returns a clean row or a reason; the first row of each ``key`` value is kept
+    and a later one is rejected with ``duplicate(value, first source_row)``.
+    """
+    clean: list[dict[str, Any]] = []
+    reject_index: list[int] = []
+    reasons: list[str] = []
+    first_row: dict[Any, int] = {}
+    for index, row in enumerate(records.to_dict("records")):
+        item, reason = validate(row)
+        if item is not None and item[key] in first_row:
+            item, reason = None, duplicate(item[key], first_row[item[key]])
+        if item is None:
+            reject_index.append(index)
+            reasons.append(reason or "invalid row")
+            continue
+        first_row[item[key]] = int(row["source_row"])
+        clean.append(item)
+    rejected = records.iloc[reject_index]
+    return clean, make_rejects(rejected["source_row"].tolist(), raw_dicts(rejected), reasons)

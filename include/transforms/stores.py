@@ -12,11 +12,10 @@ from include.transforms.common import (
     clean_text,
     ensure_source_row,
     is_missing,
-    make_rejects,
     normalise_store_id,
-    raw_dicts,
     records_frame,
     store_id_problem,
+    validate_rows,
 )
 from include.transforms.sheets import read_sheet, require_columns
 
@@ -95,23 +94,9 @@ def transform_stores(raw: pd.DataFrame) -> Transformed:
     """
     require_columns(raw, COLUMNS, "the Stores sheet")
     raw = ensure_source_row(raw)
-    clean: list[dict[str, Any]] = []
-    reject_rows: list[int] = []
-    reject_reasons: list[str] = []
-    first_row: dict[str, int] = {}
-    for index, row in enumerate(raw.to_dict("records")):
-        store, reason = _store_row(row)
-        if store is not None and store["store_id"] in first_row:
-            store, reason = None, (
-                f"duplicate store number: {store['store_id']} is already on row {first_row[store['store_id']]}"
-            )
-        if store is None:
-            reject_rows.append(index)
-            reject_reasons.append(reason or "invalid row")
-            continue
-        first_row[store["store_id"]] = int(row["source_row"])
-        clean.append(store)
-    rejected = raw.iloc[reject_rows]
-    rejects = make_rejects(rejected["source_row"].tolist(), raw_dicts(rejected), reject_reasons)
+    clean, rejects = validate_rows(
+        raw, _store_row, "store_id",
+        lambda store_id, first: f"duplicate store number: {store_id} is already on row {first}",
+    )
     frame = records_frame(clean, CLEAN_COLUMNS).astype({"active": bool})
     return Transformed(frame, rejects)
