@@ -7,11 +7,14 @@ rows a manager marked ``crf63_overwrite = true`` are never written.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 
 import psycopg
 
-from include.sources.base import WriteResult
+from include.sources.base import TableStore, WriteResult
+
+log = logging.getLogger(__name__)
 
 
 def row_key(key_columns: Sequence[str], row: Mapping[str, object]) -> str:
@@ -60,6 +63,36 @@ def record_outcome(
                 "DELETE FROM etl.writeback_failures WHERE entity_set = %s AND row_key = ANY(%s)",
                 (entity_set, succeeded),
             )
+
+
+def upsert_unprotected(
+    conn: psycopg.Connection,
+    store: TableStore,
+    entity_set: str,
+    key_columns: Sequence[str],
+    rows: list[dict],
+    *,
+    store_column: str,
+    stores: set[str] | None = None,
+) -> WriteResult:
+    """Upsert ``rows`` plus the earlier failures of the same stores; never touch protected rows.
+
+    Rows a manager marked ``crf63_overwrite = true`` in Dataverse are counted as skipped;
+    the outcome of every row is recorded for the next run (:func:`record_outcome`).
+    """
+    keys = {row_key(key_columns, r) for r in rows}
+    for retry in pending_failures(conn, entity_set):
+        if row_key(key_columns, retry) not in keys and (stores is None or retry.get(store_column) in stores):
+            rows.append(retry)
+    found = store.read_where(entity_set, [*key_columns, "crf63_overwrite"], {"crf63_overwrite": True})
+    protected = {row_key(key_columns, r) for r in found}
+    sendable = [r for r in rows if row_key(key_columns, r) not in protected]
+    result = store.upsert(entity_set, key_columns, sendable) if sendable else WriteResult()
+    result.skipped += len(rows) - len(sendable)
+    record_outcome(conn, entity_set, key_columns, rows, result)
+    log.info("%s: %d created, %d updated, %d protected, %d failed", entity_set, result.created, result.updated,
+             len(rows) - len(sendable), len(result.failed))
+    return result
 
 
 def summary(result: WriteResult) -> dict:

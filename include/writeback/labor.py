@@ -7,15 +7,13 @@ Dataverse are never written.
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, date, datetime
 
 import psycopg
 
 from include.sources.base import TableStore, WriteResult
-from include.writeback import pending_failures, record_outcome
+from include.writeback import upsert_unprotected
 
-log = logging.getLogger(__name__)
 
 ENTITY_SET = "crf63_labortimes"
 KEY = ("crf63_businesskey",)
@@ -60,17 +58,5 @@ def write_labor_hours(
     conn: psycopg.Connection, store: TableStore, *, since: date | None = None, stores: set[str] | None = None
 ) -> WriteResult:
     """Upsert labor hours from ``since`` (all when None) plus the rows that failed before."""
-    rows = labor_rows(conn, since, stores)
-    keys = {r["crf63_businesskey"] for r in rows}
-    for retry in pending_failures(conn, ENTITY_SET):
-        if retry.get("crf63_businesskey") not in keys and (stores is None or retry.get("crf63_storenumber") in stores):
-            rows.append(retry)
-    found = store.read_where(ENTITY_SET, ["crf63_businesskey", "crf63_overwrite"], {"crf63_overwrite": True})
-    protected = {r.get("crf63_businesskey") for r in found}
-    sendable = [r for r in rows if r["crf63_businesskey"] not in protected]
-    result = store.upsert(ENTITY_SET, KEY, sendable) if sendable else WriteResult()
-    result.skipped += len(rows) - len(sendable)
-    record_outcome(conn, ENTITY_SET, KEY, rows, result)
-    log.info("%s: %d created, %d updated, %d protected, %d failed", ENTITY_SET, result.created, result.updated,
-             len(rows) - len(sendable), len(result.failed))
-    return result
+    return upsert_unprotected(conn, store, ENTITY_SET, KEY, labor_rows(conn, since, stores),
+                              store_column="crf63_storenumber", stores=stores)
