@@ -13,7 +13,6 @@ import psycopg
 from include.sources.base import TableStore, WriteResult
 from include.writeback import upsert_unprotected
 
-
 ENTITY_SET = "crf63_bwsalesforecasts"
 KEY = ("crf63_forecasteddaypart", "crf63_forecasteddow", "crf63_forecastedfiscalweek", "crf63_forecastedstore")
 

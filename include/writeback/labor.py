@@ -14,7 +14,6 @@ import psycopg
 from include.sources.base import TableStore, WriteResult
 from include.writeback import upsert_unprotected
 
-
 ENTITY_SET = "crf63_labortimes"
 KEY = ("crf63_businesskey",)
 
