@@ -17,8 +17,6 @@ from pathlib import Path
 
 from include.config import REPO_ROOT
 
-log = logging.getLogger("bw.localrun")
-
 LOCAL_DIR = REPO_ROOT / ".local"
 #: Dependency order of the domain DAGs (stores -> sales -> labor; access needs stores).
 DAG_ORDER = ("stores", "sales", "labor", "access")
